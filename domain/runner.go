@@ -1,0 +1,216 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Worker builds one spec and reports what happens through emit. It emits
+// stages, step, log, warning and progress events; the Runner adds the status
+// and result events around them. A failure is returned as a *BuildError when
+// the worker can say what went wrong in the person's terms.
+type Worker interface {
+	Build(ctx context.Context, id string, spec Spec, emit func(Event)) error
+}
+
+// RunnerConfig tunes a Runner. Zero fields take sane defaults.
+type RunnerConfig struct {
+	Limits Limits
+	// Concurrency is how many builds run on the worker at once; the rest
+	// wait in order.
+	Concurrency int
+	// Timeout bounds one build, queueing excluded.
+	Timeout time.Duration
+	// Keep is how many finished builds stay in memory.
+	Keep int
+}
+
+// Runner queues builds, runs them on a Worker and keeps each one's event log.
+type Runner struct {
+	worker Worker
+	cfg    RunnerConfig
+	log    *slog.Logger
+	slots  chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	builds map[string]*Build
+	order  []string
+}
+
+// Build is one submitted build: its spec and its stream.
+type Build struct {
+	ID        string
+	Spec      Spec
+	CreatedAt time.Time
+	Events    *EventLog
+}
+
+// ErrShuttingDown is returned by Submit once Close has begun.
+var ErrShuttingDown = errors.New("the server is shutting down")
+
+// NewRunner returns a runner that builds on worker.
+func NewRunner(worker Worker, cfg RunnerConfig, log *slog.Logger) *Runner {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 2
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Minute
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 500
+	}
+	cfg.Limits = cfg.Limits.OrDefaults()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Runner{
+		worker: worker,
+		cfg:    cfg,
+		log:    log,
+		slots:  make(chan struct{}, cfg.Concurrency),
+		ctx:    ctx,
+		cancel: cancel,
+		builds: make(map[string]*Build),
+	}
+}
+
+// Limits returns the limits the runner enforces.
+func (r *Runner) Limits() Limits { return r.cfg.Limits }
+
+// Submit validates the spec and queues it. The error is an *InputError when
+// the spec breaks a limit.
+func (r *Runner) Submit(spec Spec) (*Build, error) {
+	if r.ctx.Err() != nil {
+		return nil, ErrShuttingDown
+	}
+	spec, err := r.cfg.Limits.Validate(spec)
+	if err != nil {
+		return nil, err
+	}
+
+	b := &Build{ID: newID(), Spec: spec, CreatedAt: time.Now().UTC(), Events: NewEventLog()}
+	b.Events.Append(Event{Type: EventStatus, Status: StatusQueued})
+	r.remember(b)
+
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.run(b)
+	}()
+	return b, nil
+}
+
+// Get returns a build by id.
+func (r *Runner) Get(id string) (*Build, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.builds[id]
+	return b, ok
+}
+
+// Close cancels the builds in flight, lets each one record its result and
+// returns when all have.
+func (r *Runner) Close() {
+	r.cancel(ErrShuttingDown)
+	r.wg.Wait()
+}
+
+func (r *Runner) run(b *Build) {
+	start := time.Now()
+	result := Result{Status: StatusSucceeded}
+	defer func() {
+		result.DurationMs = time.Since(start).Milliseconds()
+		b.Events.Append(Event{Type: EventResult, Result: &result})
+		b.Events.Close()
+		attrs := []any{"build_id", b.ID, "status", result.Status, "duration_ms", result.DurationMs}
+		if result.Error != nil {
+			attrs = append(attrs, "error_kind", result.Error.Kind, "error", result.Error.Message)
+		}
+		r.log.Info("build finished", attrs...)
+	}()
+
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-r.ctx.Done():
+		result = failed(&BuildError{Kind: "worker", Message: context.Cause(r.ctx).Error()})
+		return
+	}
+
+	start = time.Now()
+	b.Events.Append(Event{Type: EventStatus, Status: StatusRunning})
+	r.log.Info("build started", "build_id", b.ID, "files", len(b.Spec.Files), "target", b.Spec.Target)
+
+	ctx, cancel := context.WithTimeoutCause(r.ctx, r.cfg.Timeout,
+		fmt.Errorf("the build ran longer than the %s limit", r.cfg.Timeout))
+	defer cancel()
+	err := r.worker.Build(ctx, b.ID, b.Spec, func(e Event) { b.Events.Append(e) })
+	if err == nil {
+		return
+	}
+	var be *BuildError
+	switch {
+	case errors.As(err, &be):
+		result = failed(be)
+	case ctx.Err() != nil:
+		result = failed(&BuildError{Kind: "limit", Message: context.Cause(ctx).Error()})
+	default:
+		r.log.Error("build failed inside the worker", "build_id", b.ID, "error", err)
+		result = failed(&BuildError{Kind: "internal", Message: err.Error()})
+	}
+}
+
+func failed(be *BuildError) Result {
+	return Result{Status: StatusFailed, Error: be}
+}
+
+// remember stores b and forgets the oldest finished builds past the keep limit.
+func (r *Runner) remember(b *Build) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.builds[b.ID] = b
+	r.order = append(r.order, b.ID)
+	for len(r.order) > r.cfg.Keep {
+		oldest := r.builds[r.order[0]]
+		if _, done, _ := oldest.Events.After(int64(oldest.Events.Len())); !done {
+			break
+		}
+		delete(r.builds, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+// State folds the build's events into its current view.
+func (b *Build) State() BuildState {
+	s := BuildState{
+		ID:         b.ID,
+		Dockerfile: b.Spec.Dockerfile,
+		Target:     b.Spec.Target,
+		CreatedAt:  b.CreatedAt,
+		Stages:     []Stage{},
+		Steps:      []Step{},
+		Warnings:   []Warning{},
+	}
+	events, _, _ := b.Events.After(0)
+	for _, e := range events {
+		s.Apply(e)
+	}
+	return s
+}
+
+func newID() string {
+	var buf [10]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		panic(fmt.Sprintf("read random bytes: %v", err))
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(buf[:]))
+}
