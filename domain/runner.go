@@ -214,3 +214,12 @@ func newID() string {
 	}
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(buf[:]))
 }
+
+// WorkerHealth is what the server says of its worker on /healthz.
+type WorkerHealth struct {
+	Ready   bool   `json:"ready"`
+	Address string `json:"address"`
+	Managed bool   `json:"managed"`
+	Version string `json:"version,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}

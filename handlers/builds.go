@@ -1,0 +1,145 @@
+package handlers
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/layerlab/layerlab/domain"
+)
+
+// buildRequest is the JSON form of POST /api/builds.
+type buildRequest struct {
+	Files      map[string]string `json:"files"`
+	Dockerfile string            `json:"dockerfile"`
+	Target     string            `json:"target"`
+	BuildArgs  map[string]string `json:"buildArgs"`
+}
+
+type buildCreated struct {
+	ID     string `json:"id"`
+	Events string `json:"events"`
+	URL    string `json:"url"`
+}
+
+func (s *Server) buildCreate(c echo.Context) error {
+	spec, err := s.readSpec(c.Request())
+	if err != nil {
+		return err
+	}
+
+	b, err := s.Runner.Submit(spec)
+	if err != nil {
+		return err
+	}
+
+	url := "/api/builds/" + b.ID
+	return c.JSON(http.StatusAccepted, buildCreated{ID: b.ID, Events: url + "/events", URL: url})
+}
+
+func (s *Server) buildGet(c echo.Context) error {
+	b, ok := s.Runner.Get(c.Param("id"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
+	}
+	return c.JSON(http.StatusOK, b.State())
+}
+
+// readSpec decodes either request form of POST /api/builds, reading no more
+// than the context limit allows.
+func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
+	limits := s.Runner.Limits()
+	// Room for JSON escaping and tar headers on top of the content limit.
+	body := http.MaxBytesReader(nil, r.Body, 2*limits.MaxContextBytes+1<<20)
+
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mediaType {
+	case "application/json", "":
+		var req buildRequest
+		dec := json.NewDecoder(body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return domain.Spec{}, bodyError(err)
+		}
+		files := make(map[string][]byte, len(req.Files))
+		for name, text := range req.Files {
+			files[name] = []byte(text)
+		}
+		return domain.Spec{Files: files, Dockerfile: req.Dockerfile, Target: req.Target, BuildArgs: req.BuildArgs}, nil
+
+	case "application/x-tar":
+		files, err := readTar(body, limits)
+		if err != nil {
+			return domain.Spec{}, err
+		}
+		q := r.URL.Query()
+		args := map[string]string{}
+		for _, kv := range q["build-arg"] {
+			k, v, _ := strings.Cut(kv, "=")
+			args[k] = v
+		}
+		return domain.Spec{Files: files, Dockerfile: q.Get("dockerfile"), Target: q.Get("target"), BuildArgs: args}, nil
+	}
+	return domain.Spec{}, echo.NewHTTPError(http.StatusUnsupportedMediaType,
+		"send application/json or application/x-tar")
+}
+
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &domain.InputError{Message: fmt.Sprintf("the request is over %s", domain.FormatBytes(tooBig.Limit))}
+	}
+	return &domain.InputError{Message: "the request body is not valid JSON: " + err.Error()}
+}
+
+// readTar reads a context archive: regular files only, each within the
+// limits. Directories are implied by file paths; anything else is refused.
+func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, bodyError(err)
+			}
+			return nil, &domain.InputError{Message: "the context archive cannot be read: " + err.Error()}
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg:
+		default:
+			return nil, &domain.InputError{Message: fmt.Sprintf(
+				"%q in the context archive is not a regular file; only files and folders are taken", hdr.Name)}
+		}
+		name, err := domain.CleanPath(strings.TrimPrefix(hdr.Name, "./"))
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Size > limits.MaxFileBytes {
+			return nil, &domain.InputError{Message: fmt.Sprintf("file %q is %s; the limit is %s a file",
+				name, domain.FormatBytes(hdr.Size), domain.FormatBytes(limits.MaxFileBytes))}
+		}
+		if len(files) >= limits.MaxFiles {
+			return nil, &domain.InputError{Message: fmt.Sprintf("the context has more than %d files", limits.MaxFiles)}
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, &domain.InputError{Message: fmt.Sprintf("file %q in the context archive is cut short: %v", name, err)}
+		}
+		files[name] = data
+	}
+	return files, nil
+}

@@ -1,0 +1,72 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
+
+	"github.com/layerlab/layerlab/domain"
+)
+
+var errWorkerStopped = errors.New("the BuildKit worker stopped during the build; " +
+	"layerlab is restarting it, so try the build again in a moment")
+
+var (
+	grpcPrefix    = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
+	missingSource = regexp.MustCompile(`failed to resolve source metadata for ([^\s:]+(?::[^\s:@]+)?(?:@\S+)?):`)
+)
+
+// cleanError strips the wrappers BuildKit and gRPC put around a message.
+func cleanError(msg string) string {
+	msg = grpcPrefix.ReplaceAllString(msg, "")
+	for _, p := range []string{"failed to solve: ", "failed to compute cache key: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}
+
+// describeFailure turns a failed solve into words for the person who wrote
+// the Dockerfile, pointing at the line where BuildKit gives one.
+func describeFailure(err error, tr *translator) error {
+	if code := grpcerrors.Code(err); code == codes.Unavailable {
+		return &domain.BuildError{Kind: "worker", Message: "the BuildKit worker cannot be reached: " + cleanError(err.Error())}
+	}
+	be := &domain.BuildError{Kind: "dockerfile", Message: cleanError(err.Error()), Line: sourceLine(err)}
+
+	if m := missingSource.FindStringSubmatch(be.Message); m != nil {
+		be.Kind = "image"
+		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror and the registry "+
+			"could not be reached (add it with `layerlab images import`): %s", m[1], be.Message)
+		return be
+	}
+	if step := tr.failedStep(); step != nil && !step.Internal {
+		be.Kind = "step"
+		be.StepID = step.ID
+		if be.Line == nil {
+			be.Line = step.Line
+		}
+		where := ""
+		if be.Line != nil {
+			where = fmt.Sprintf(" (line %d)", be.Line.Start)
+		}
+		be.Message = fmt.Sprintf("%s%s failed: %s", step.Instruction, where, be.Message)
+	}
+	return be
+}
+
+// sourceLine returns the Dockerfile lines an error points at, if any.
+func sourceLine(err error) *domain.LineRange {
+	for _, src := range errdefs.Sources(err) {
+		for _, r := range src.Ranges {
+			if r.Start.Line > 0 {
+				return &domain.LineRange{Start: int(r.Start.Line), End: int(max(r.End.Line, r.Start.Line))}
+			}
+		}
+	}
+	return nil
+}

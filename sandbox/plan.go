@@ -1,0 +1,204 @@
+package sandbox
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/layerlab/layerlab/domain"
+)
+
+// plan is what layerlab reads from a Dockerfile before the worker sees it:
+// its stages, which of them the target needs, and the lines of every step the
+// worker will name. BuildKit's status names a step "[stage i/n] INSTRUCTION"
+// and carries no line, so the plan is how a step finds its line.
+type plan struct {
+	stages []domain.Stage
+	// steps maps a stage's progress name and a step index (1-based, as in
+	// "[builder 2/4]") to the instruction's lines.
+	steps map[stepKey]domain.LineRange
+}
+
+type stepKey struct {
+	stage string
+	index int
+}
+
+// readPlan parses the Dockerfile the way the frontend does. It fails only
+// when the frontend would fail too; the caller then lets the frontend report
+// the error, since its message is the one people search for.
+func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*plan, error) {
+	ast, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		return nil, fmt.Errorf("parse dockerfile: %w", err)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("parse instructions: %w", err)
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("dockerfile has no stages")
+	}
+	args := map[string]string{}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			if kv.Value != nil {
+				args[kv.Key] = *kv.Value
+			}
+		}
+	}
+	for k, v := range buildArgs {
+		args[k] = v
+	}
+
+	p := &plan{steps: map[stepKey]domain.LineRange{}}
+	byName := map[string]int{}
+	for i, st := range stages {
+		base := expandArgs(st.BaseName, args)
+		p.stages = append(p.stages, domain.Stage{
+			Name:  stageName(st, i),
+			Index: i,
+			Base:  base,
+			Line:  lineRange(st.Location),
+		})
+		progressName := stageName(st, i)
+		if len(stages) == 1 {
+			// BuildKit leaves the stage out of step names when there is only one.
+			progressName = ""
+		}
+		index := 0
+		_, fromStage := byName[strings.ToLower(base)]
+		if !fromStage && base != "scratch" {
+			index++
+			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
+		}
+		for _, cmd := range st.Commands {
+			switch cmd.(type) {
+			case *instructions.AddCommand, *instructions.CopyCommand,
+				*instructions.RunCommand, *instructions.WorkdirCommand:
+				index++
+				p.steps[stepKey{progressName, index}] = lineRange(cmd.Location())
+			}
+		}
+		if st.Name != "" {
+			byName[st.Name] = i
+		}
+	}
+
+	if err := p.markSkipped(stages, byName, target); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// markSkipped marks the stages the target does not reach through FROM,
+// COPY --from or RUN --mount=from.
+func (p *plan) markSkipped(stages []instructions.Stage, byName map[string]int, target string) error {
+	want := len(stages) - 1
+	if target != "" {
+		i, ok := byName[strings.ToLower(target)]
+		if !ok {
+			return fmt.Errorf("target stage %q could not be found", target)
+		}
+		want = i
+	}
+	resolve := func(ref string) (int, bool) {
+		if i, ok := byName[strings.ToLower(ref)]; ok {
+			return i, true
+		}
+		if n, err := strconv.Atoi(ref); err == nil && n >= 0 && n < len(stages) {
+			return n, true
+		}
+		return 0, false
+	}
+
+	needed := map[int]bool{}
+	var visit func(i int)
+	visit = func(i int) {
+		if needed[i] {
+			return
+		}
+		needed[i] = true
+		if dep, ok := resolve(p.stages[i].Base); ok && dep < i {
+			visit(dep)
+		}
+		for _, cmd := range stages[i].Commands {
+			for _, from := range sourcesOf(cmd) {
+				if dep, ok := resolve(from); ok && dep != i {
+					visit(dep)
+				}
+			}
+		}
+	}
+	visit(want)
+	for i := range p.stages {
+		p.stages[i].Skipped = !needed[i]
+	}
+	return nil
+}
+
+// sourcesOf lists the stages a command reads from.
+func sourcesOf(cmd instructions.Command) []string {
+	var out []string
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			out = append(out, c.From)
+		}
+	case *instructions.RunCommand:
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				out = append(out, m.From)
+			}
+		}
+	}
+	return out
+}
+
+// line returns the lines of a step named "[stage i/n] ...".
+func (p *plan) line(stage string, index int) *domain.LineRange {
+	if p == nil {
+		return nil
+	}
+	r, ok := p.steps[stepKey{stage, index}]
+	if !ok {
+		return nil
+	}
+	return &r
+}
+
+func stageName(st instructions.Stage, i int) string {
+	if st.Name != "" {
+		return st.Name
+	}
+	return fmt.Sprintf("stage-%d", i)
+}
+
+func lineRange(loc []parser.Range) domain.LineRange {
+	if len(loc) == 0 {
+		return domain.LineRange{}
+	}
+	r := domain.LineRange{Start: loc[0].Start.Line, End: loc[0].End.Line}
+	for _, l := range loc[1:] {
+		r.End = max(r.End, l.End.Line)
+	}
+	return r
+}
+
+var argRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+
+// expandArgs substitutes $NAME and ${NAME} in a FROM line with the global
+// ARG values, enough to tell whether a stage builds on another stage.
+func expandArgs(s string, args map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	return argRef.ReplaceAllStringFunc(s, func(m string) string {
+		return args[argRef.FindStringSubmatch(m)[1]]
+	})
+}

@@ -1,0 +1,181 @@
+// Package sandbox is everything that talks to BuildKit: the managed buildkitd,
+// writing a build's context, solving it with the Dockerfile frontend and
+// translating BuildKit's status into layerlab's events. No BuildKit type
+// leaves this package.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/layerlab/layerlab/domain"
+)
+
+// Worker is a BuildKit daemon that layerlab builds on: one it manages itself
+// or one at an address it was given.
+type Worker struct {
+	client  *client.Client
+	addr    string
+	daemon  *Daemon
+	workDir string
+	log     *slog.Logger
+}
+
+// NewWorker connects to the buildkitd at addr. daemon is the process behind
+// addr when layerlab manages it, nil otherwise. Build contexts are written
+// under workDir, which must be on a local file system.
+func NewWorker(ctx context.Context, addr string, daemon *Daemon, workDir string, log *slog.Logger) (*Worker, error) {
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create context dir: %w", err)
+	}
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to buildkitd at %s: %w", addr, err)
+	}
+	return &Worker{client: c, addr: addr, daemon: daemon, workDir: workDir, log: log}, nil
+}
+
+// Close drops the connection to the worker.
+func (w *Worker) Close() error { return w.client.Close() }
+
+// Address is where the worker listens.
+func (w *Worker) Address() string { return w.addr }
+
+// Health asks the worker for its version, which also proves it answers.
+func (w *Worker) Health(ctx context.Context) domain.WorkerHealth {
+	h := domain.WorkerHealth{Address: w.addr, Managed: w.daemon != nil}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := w.client.Info(ctx)
+	if err != nil {
+		h.Reason = "the worker does not answer: " + cleanError(err.Error())
+		if w.daemon != nil {
+			h.Reason = w.daemon.State() + "; " + h.Reason
+		}
+		return h
+	}
+	h.Ready = true
+	h.Version = info.BuildkitVersion.Version
+	return h
+}
+
+// Build writes the spec's context to disk, solves it with the Dockerfile
+// frontend and reports every step through emit. A failure in the person's
+// Dockerfile comes back as a *domain.BuildError.
+func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit func(domain.Event)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if w.daemon != nil {
+		if err := w.daemon.WaitReady(ctx, time.Minute); err != nil {
+			return &domain.BuildError{Kind: "worker", Message: err.Error()}
+		}
+		stop := context.AfterFunc(w.daemon.Lifetime(), func() { cancel(errWorkerStopped) })
+		defer stop()
+	}
+
+	dir := filepath.Join(w.workDir, id)
+	if err := writeContext(dir, spec.Files); err != nil {
+		return fmt.Errorf("write context: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	p, planErr := readPlan(spec.Files[spec.Dockerfile], spec.Target, spec.BuildArgs)
+	if planErr == nil {
+		emit(domain.Event{Type: domain.EventStages, Stages: p.stages})
+	}
+	tr := newTranslator(p, emit)
+
+	err := w.solve(ctx, dir, spec, tr)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(context.Cause(ctx), errWorkerStopped) {
+		return &domain.BuildError{Kind: "worker", Message: errWorkerStopped.Error()}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return describeFailure(err, tr)
+}
+
+func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *translator) error {
+	contextFS, err := fsutil.NewFS(dir)
+	if err != nil {
+		return fmt.Errorf("open context: %w", err)
+	}
+	dockerfileFS, err := fsutil.NewFS(filepath.Join(dir, filepath.FromSlash(path.Dir(spec.Dockerfile))))
+	if err != nil {
+		return fmt.Errorf("open dockerfile dir: %w", err)
+	}
+
+	attrs := map[string]string{
+		"filename": path.Base(spec.Dockerfile),
+		// An empty cmdline keeps the frontend built into the worker even when
+		// the Dockerfile names another with "# syntax=": fetching that image
+		// needs a registry, and a workshop room may have none.
+		"cmdline": "",
+	}
+	if spec.Target != "" {
+		attrs["target"] = spec.Target
+	}
+	for k, v := range spec.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	opt := client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		// A key of its own makes the worker copy every file of this context
+		// afresh. With a shared key it keeps files whose size and mtime match
+		// an earlier transfer, even when their content changed.
+		SharedKey: "layerlab-" + filepath.Base(dir),
+	}
+
+	ch := make(chan *client.SolveStatus)
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		_, err := w.client.Solve(egctx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error {
+		for s := range ch {
+			tr.apply(s)
+		}
+		return nil
+	})
+	return eg.Wait()
+}
+
+// writeContext lays out the files under dir. Every file gets the current
+// time, never a time the uploader chose.
+func writeContext(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
