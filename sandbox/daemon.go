@@ -274,7 +274,7 @@ func daemonConfigTOML(cfg DaemonConfig) string {
 	h := fnv.New32a()
 	h.Write([]byte(cfg.Root))
 	sum := h.Sum32()
-	bridge := fmt.Sprintf("ll%08x", sum)[:15]
+	bridge := fmt.Sprintf("ll%08x", sum)
 	subnet := fmt.Sprintf("10.%d.%d.0/24", 200+sum%50, (sum>>8)%256)
 
 	var b strings.Builder

@@ -49,8 +49,12 @@ func newTranslator(p *plan, emit func(domain.Event)) *translator {
 var stepName = regexp.MustCompile(`^\[(?:([^\s\]]+) )?\s*(\d+)/(\d+)\] (.*)$`)
 
 func (t *translator) apply(s *client.SolveStatus) {
+	done, total := t.done, t.total
 	for _, v := range s.Vertexes {
 		t.vertex(v)
+	}
+	if t.done != done || t.total != total {
+		t.emit(domain.Event{Type: domain.EventProgress, Progress: &domain.Progress{Done: t.done, Total: t.total}})
 	}
 	for _, l := range s.Logs {
 		t.log(l)
@@ -69,7 +73,6 @@ func (t *translator) vertex(v *client.Vertex) {
 		t.order = append(t.order, id)
 		if !st.Internal {
 			t.total++
-			t.progress()
 		}
 	}
 	if st.State == domain.StepDone || st.State == domain.StepCached || st.State == domain.StepFailed {
@@ -131,12 +134,7 @@ func (t *translator) emitStep(typ domain.EventType, st *trackedStep) {
 	t.emit(domain.Event{Type: typ, Step: &step})
 	if !st.Internal && typ != domain.EventStepStarted {
 		t.done++
-		t.progress()
 	}
-}
-
-func (t *translator) progress() {
-	t.emit(domain.Event{Type: domain.EventProgress, Progress: &domain.Progress{Done: t.done, Total: t.total}})
 }
 
 func (t *translator) log(l *client.VertexLog) {

@@ -18,6 +18,8 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/layerlab/layerlab/domain"
 )
@@ -39,7 +41,12 @@ func NewWorker(ctx context.Context, addr string, daemon *Daemon, workDir string,
 	if err := os.MkdirAll(workDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create context dir: %w", err)
 	}
-	c, err := client.New(ctx, addr)
+	// A restarted daemon should be reachable again within a moment, not after
+	// gRPC's default reconnect backoff of up to two minutes.
+	c, err := client.New(ctx, addr, client.WithGRPCDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, MaxDelay: 2 * time.Second},
+		MinConnectTimeout: 5 * time.Second,
+	})))
 	if err != nil {
 		return nil, fmt.Errorf("connect to buildkitd at %s: %w", addr, err)
 	}

@@ -1,0 +1,197 @@
+// Package app wires layerlab's parts into a running server: the image mirror,
+// the BuildKit worker (managed or remote), the build runner and the HTTP
+// handlers. The command and the end-to-end tests both start it from here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/handlers"
+	"github.com/layerlab/layerlab/mirror"
+	"github.com/layerlab/layerlab/sandbox"
+)
+
+// Config is everything `layerlab serve` can be told.
+type Config struct {
+	Addr string
+	Data string
+	// BuildkitAddr, when set, is an existing buildkitd to use instead of
+	// starting one. It does not get layerlab's image mirror.
+	BuildkitAddr string
+	// Buildkitd is the buildkitd binary for the managed worker.
+	Buildkitd    string
+	CNIBinaryDir string
+
+	Limits       domain.Limits
+	Concurrency  int
+	BuildTimeout time.Duration
+}
+
+// App is a running layerlab.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	addr    net.Addr
+	http    *http.Server
+	server  *handlers.Server
+	runner  *domain.Runner
+	worker  *sandbox.Worker
+	daemon  *sandbox.Daemon
+	mirror  net.Addr
+	stopMir context.CancelFunc
+	served  chan error
+}
+
+// Start brings every part up and starts serving HTTP. On error, whatever
+// started is stopped again.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Close(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+
+	workerAddr := cfg.BuildkitAddr
+	if workerAddr == "" {
+		if err := a.startMirror(ctx); err != nil {
+			return nil, err
+		}
+		a.daemon, err = sandbox.StartDaemon(sandbox.DaemonConfig{
+			Binary:       cfg.Buildkitd,
+			Root:         filepath.Join(cfg.Data, "buildkit"),
+			MirrorAddr:   a.mirror.String(),
+			CNIBinaryDir: cfg.CNIBinaryDir,
+		}, log.With("component", "worker"))
+		if err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		workerAddr = a.daemon.Address()
+	} else {
+		log.Info("using an existing worker; it does not use layerlab's image mirror",
+			"managed", false, "address", workerAddr)
+	}
+
+	a.worker, err = sandbox.NewWorker(ctx, workerAddr, a.daemon, filepath.Join(cfg.Data, "contexts"),
+		log.With("component", "worker"))
+	if err != nil {
+		return nil, err
+	}
+	if a.daemon == nil {
+		a.logRemoteWorker(ctx)
+	}
+	a.runner = domain.NewRunner(a.worker, domain.RunnerConfig{
+		Limits:      cfg.Limits,
+		Concurrency: cfg.Concurrency,
+		Timeout:     cfg.BuildTimeout,
+	}, log.With("component", "runner"))
+
+	if err := a.serveHTTP(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) startMirror(ctx context.Context) error {
+	m, err := mirror.Open(filepath.Join(a.cfg.Data, "mirror"), a.log.With("component", "mirror"))
+	if err != nil {
+		return fmt.Errorf("open image mirror: %w", err)
+	}
+	if m.Empty() {
+		a.log.Warn("the image mirror is empty; run `layerlab images seed` (make images) "+
+			"or builds can use only images the registry serves", "dir", m.Dir())
+	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopMir = cancel
+	a.mirror, err = m.Serve(mctx, "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("serve image mirror: %w", err)
+	}
+	return nil
+}
+
+func (a *App) logRemoteWorker(ctx context.Context) {
+	h := a.worker.Health(ctx)
+	if !h.Ready {
+		a.log.Warn("worker not answering yet", "managed", false, "address", h.Address, "reason", h.Reason)
+		return
+	}
+	a.log.Info("worker ready", "managed", false, "address", h.Address, "buildkit_version", h.Version)
+}
+
+func (a *App) serveHTTP(ctx context.Context) error {
+	e, srv := handlers.New(handlers.Deps{
+		Runner: a.runner,
+		Health: a.worker.Health,
+		Log:    a.log.With("component", "http"),
+	})
+	a.server = srv
+	a.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.addr = ln.Addr()
+	go func() { a.served <- a.http.Serve(ln) }()
+	a.log.Info("serving", "addr", "http://"+a.addr.String(), "data", a.cfg.Data)
+	return nil
+}
+
+// Addr is where the HTTP server listens.
+func (a *App) Addr() net.Addr { return a.addr }
+
+// URL is the server's base URL.
+func (a *App) URL() string { return "http://" + a.addr.String() }
+
+// Runner is the app's build runner.
+func (a *App) Runner() *domain.Runner { return a.runner }
+
+// Done is closed with the HTTP server's error when it stops serving.
+func (a *App) Done() <-chan error { return a.served }
+
+// Close shuts down in order: no new requests, event streams closed, builds
+// in flight ended, then the worker and the mirror.
+func (a *App) Close(ctx context.Context) {
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := a.http.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("http shutdown", "error", err)
+		}
+		cancel()
+	}
+	if a.server != nil {
+		a.server.CloseStreams()
+	}
+	if a.runner != nil {
+		a.runner.Close()
+	}
+	if a.worker != nil {
+		_ = a.worker.Close()
+	}
+	if a.daemon != nil {
+		a.daemon.Stop(10 * time.Second)
+	}
+	if a.stopMir != nil {
+		a.stopMir()
+	}
+}
