@@ -163,6 +163,9 @@ func (a *App) Addr() net.Addr { return a.addr }
 // URL is the server's base URL.
 func (a *App) URL() string { return "http://" + a.addr.String() }
 
+// DataDir is the data directory the app runs on.
+func (a *App) DataDir() string { return a.cfg.Data }
+
 // Runner is the app's build runner.
 func (a *App) Runner() *domain.Runner { return a.runner }
 

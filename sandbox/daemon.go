@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,6 +195,10 @@ func (d *Daemon) runOnce() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start buildkitd: %w", err)
+	}
+	pidFile := filepath.Join(d.cfg.Root, "buildkitd.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		d.log.Warn("write worker pid file", "error", err)
 	}
 	life, endLife := context.WithCancelCause(context.Background())
 	d.mu.Lock()

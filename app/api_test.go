@@ -1,0 +1,355 @@
+package app_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/internal/labtest"
+)
+
+// Requests the server refuses before building: each answer names the cause.
+func TestBuildRefusesBadInput(t *testing.T) {
+	c := labtest.NewClient(t)
+	ok := "FROM busybox\n"
+	tests := []struct {
+		name string
+		req  labtest.Request
+		want string
+	}{
+		{"empty dockerfile", labtest.Request{Files: map[string]string{"Dockerfile": "  \n"}}, "is empty"},
+		{"no dockerfile", labtest.Request{Files: map[string]string{"a.txt": "x"}}, `no file "Dockerfile"`},
+		{"parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "../x": "x"}}, "leaves the build context"},
+		{"nested parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a/../../x": "x"}}, "leaves the build context"},
+		{"absolute path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "/etc/passwd": "x"}}, "is absolute"},
+		{"NUL in name", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a\x00b": "x"}}, "NUL"},
+		{"dockerfile outside", labtest.Request{Files: map[string]string{"Dockerfile": ok}, Dockerfile: "../Dockerfile"}, "leaves the build context"},
+		{"file too big", labtest.Request{Files: map[string]string{"Dockerfile": ok, "big": strings.Repeat("x", 65<<10)}}, `file "big" is 65 KiB; the limit is 64 KiB`},
+		{"context too big", labtest.Request{Files: manyFiles(ok, 5, 60<<10)}, "the context is over 256 KiB"},
+		{"too many files", labtest.Request{Files: manyFiles(ok, 21, 1)}, "the limit is 20"},
+		{"bad build arg", labtest.Request{Files: map[string]string{"Dockerfile": ok}, BuildArgs: map[string]string{"A=B": "x"}}, "build arg name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Post(tt.req)
+			var apiErr *labtest.APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("post: %v; want a 400", err)
+			}
+			if apiErr.Status != http.StatusBadRequest || !strings.Contains(apiErr.Message, tt.want) {
+				t.Errorf("got %d %q, want 400 containing %q", apiErr.Status, apiErr.Message, tt.want)
+			}
+		})
+	}
+
+	t.Run("not JSON", func(t *testing.T) {
+		_, err := c.PostRaw("application/json", "", []byte("{"))
+		var apiErr *labtest.APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
+			t.Fatalf("got %v, want a 400", err)
+		}
+	})
+}
+
+func manyFiles(dockerfile string, n, size int) map[string]string {
+	files := map[string]string{"Dockerfile": dockerfile}
+	for i := range n {
+		files[string(rune('a'+i))+".txt"] = strings.Repeat("x", size)
+	}
+	return files
+}
+
+// Dockerfiles that start building and fail: each ends with a message that
+// names the cause and the line.
+func TestBuildReportsFailures(t *testing.T) {
+	c := labtest.NewClient(t)
+	tests := []struct {
+		name       string
+		dockerfile string
+		target     string
+		kind       string
+		line       int
+		want       string
+	}{
+		{"unknown instruction", "FROM busybox\nRUNN echo hi\n", "", "dockerfile", 2, "unknown instruction"},
+		{"COPY of a missing file", "FROM busybox\nCOPY missing.txt /\n", "", "step", 2, "missing.txt"},
+		{"RUN exits non-zero", "FROM busybox\nRUN echo ok\nRUN exit 3\n", "", "step", 3, "exit code: 3"},
+		{"unknown target", "FROM busybox AS a\nRUN true\n", "nope", "dockerfile", 0, `"nope"`},
+		{"missing image", "FROM layerlab-no-such-image:1\n", "", "image", 1, "layerlab-no-such-image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": tt.dockerfile}, Target: tt.target})
+			requireStatus(t, f, domain.StatusFailed)
+			requireError(t, f, tt.kind, tt.line, tt.want)
+		})
+	}
+}
+
+// Every step appears with its stage, place, line, state and duration.
+func TestBuildStepsAndEvents(t *testing.T) {
+	c := labtest.NewClient(t)
+	dockerfile := "FROM busybox AS build\nWORKDIR /src\nCOPY a.txt .\nRUN cat a.txt && \\\n  sleep 1\n" +
+		"FROM busybox\nCOPY --from=build /src/a.txt /a.txt\n"
+	f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": dockerfile, "a.txt": "steps test\n"}})
+	requireStatus(t, f, domain.StatusSucceeded)
+
+	run := f.Step(t, "build", "RUN cat a.txt")
+	if run.Index != 4 || run.Total != 4 || run.Line == nil || *run.Line != (domain.LineRange{Start: 4, End: 5}) {
+		t.Errorf("RUN step: index %d/%d, line %v; want 4/4 on lines 4-5", run.Index, run.Total, run.Line)
+	}
+	if run.State != domain.StepDone || run.DurationMs < 1000 {
+		t.Errorf("RUN step: state %s, %d ms; want done after at least 1000 ms", run.State, run.DurationMs)
+	}
+	cp := f.Step(t, "stage-1", "COPY --from=build")
+	if cp.Index != 2 || cp.Line == nil || cp.Line.Start != 7 {
+		t.Errorf("COPY --from step: index %d, line %v; want 2 on line 7", cp.Index, cp.Line)
+	}
+	if !strings.Contains(f.Log(), "steps test") {
+		t.Errorf("log %q lacks the RUN's output", f.Log())
+	}
+
+	for i, e := range f.Events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d; want seq without gaps", i, e.Seq)
+		}
+	}
+	if f.Events[0].Type != domain.EventStatus || f.Events[0].Status != domain.StatusQueued {
+		t.Errorf("first event %+v, want status queued", f.Events[0])
+	}
+	p := f.State.Progress
+	if p.Total == 0 || p.Done != p.Total {
+		t.Errorf("progress %d/%d, want all steps done", p.Done, p.Total)
+	}
+}
+
+// Several viewers each get the whole stream; a viewer that reconnects with
+// ?after=N gets the rest with no gap and no duplicate, during and after the
+// build.
+func TestEventStreamViewersAndReconnect(t *testing.T) {
+	c := labtest.NewClient(t)
+	id, err := c.Post(labtest.Request{Files: map[string]string{
+		"Dockerfile": "FROM busybox\nRUN for i in 1 2 3 4 5; do echo line $i; sleep 0.3; done\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	streams := make([][]domain.Event, 3)
+	for i := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 2 {
+				streams[i] = reconnecting(t, c, id)
+				return
+			}
+			streams[i], _ = c.Events(id, 0)
+		}()
+	}
+	wg.Wait()
+
+	want := streams[0]
+	if len(want) == 0 || want[len(want)-1].Type != domain.EventResult {
+		t.Fatalf("first viewer's stream does not end with a result: %d events", len(want))
+	}
+	for i, got := range streams[1:] {
+		if !sameSeqs(got, want) {
+			t.Errorf("viewer %d got seqs %v, want %v", i+2, seqs(got), seqs(want))
+		}
+	}
+
+	late, err := c.Events(id, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSeqs(late, want[3:]) {
+		t.Errorf("after=3 once finished: seqs %v, want %v", seqs(late), seqs(want[3:]))
+	}
+}
+
+// reconnecting reads the stream in pieces, hanging up after every log event.
+func reconnecting(t *testing.T, c *labtest.Client, id string) []domain.Event {
+	var all []domain.Event
+	for range 50 {
+		after := int64(0)
+		if len(all) > 0 {
+			after = all[len(all)-1].Seq
+		}
+		part, err := c.EventsUntil(id, after, func(e domain.Event) bool { return e.Type == domain.EventLogChunk })
+		if err != nil {
+			t.Errorf("reconnect after %d: %v", after, err)
+			return all
+		}
+		all = append(all, part...)
+		if len(all) > 0 && all[len(all)-1].Type == domain.EventResult {
+			return all
+		}
+	}
+	return all
+}
+
+func seqs(events []domain.Event) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+func sameSeqs(a, b []domain.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Seq != b[i].Seq || a[i].Type != b[i].Type {
+			return false
+		}
+	}
+	return true
+}
+
+// A file rewritten with the same size and mtime still reaches the build.
+func TestChangedFileAlwaysReachesBuild(t *testing.T) {
+	c := labtest.NewClient(t)
+	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	dockerfile := "FROM busybox\nCOPY app.txt /app.txt\nRUN cat /app.txt\n"
+	for _, content := range []string{"version AAAA\n", "version BBBB\n"} {
+		body := contextTar(t, mtime, map[string]string{"Dockerfile": dockerfile, "app.txt": content})
+		id, err := c.PostRaw("application/x-tar", "", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := c.Events(id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := labtest.Finished{ID: id, Events: events}
+		if !strings.Contains(f.Log(), content) {
+			t.Errorf("build of %q printed %q", content, f.Log())
+		}
+	}
+}
+
+// The tar form takes the Dockerfile path, target and build args as query
+// parameters, and refuses links.
+func TestBuildFromTar(t *testing.T) {
+	c := labtest.NewClient(t)
+	body := contextTar(t, time.Now(), map[string]string{
+		"docker/Dockerfile.dev": "FROM busybox AS one\nARG WHO\nRUN echo hello $WHO\nFROM busybox AS two\nRUN false\n",
+	})
+	id, err := c.PostRaw("application/x-tar", "dockerfile=docker/Dockerfile.dev&target=one&build-arg=WHO=tar", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := c.Events(id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := (labtest.Finished{Events: events}); !strings.Contains(f.Log(), "hello tar") {
+		t.Errorf("log %q lacks the build arg's value", f.Log())
+	}
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: "Dockerfile", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"})
+	_ = tw.Close()
+	_, err = c.PostRaw("application/x-tar", "", buf.Bytes())
+	var apiErr *labtest.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || !strings.Contains(apiErr.Message, "not a regular file") {
+		t.Errorf("symlink in tar: got %v, want 400 naming it", err)
+	}
+}
+
+func contextTar(t *testing.T, mtime time.Time, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range files {
+		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), ModTime: mtime, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestHealth(t *testing.T) {
+	resp, err := http.Get(labtest.App(t).URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string
+		Worker domain.WorkerHealth
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !body.Worker.Ready || !body.Worker.Managed || !strings.HasPrefix(body.Worker.Version, "v0.") {
+		t.Errorf("healthz: %d %+v", resp.StatusCode, body)
+	}
+}
+
+// When the worker dies mid-build, the build ends with a clear error instead
+// of hanging, the worker comes back, and the next build succeeds.
+func TestWorkerRestart(t *testing.T) {
+	c := labtest.NewClient(t)
+	id, err := c.Post(labtest.Request{Files: map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo started && sleep 60\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EventsUntil(id, 0, func(e domain.Event) bool {
+		return e.Type == domain.EventLogChunk && strings.Contains(e.Log.Data, "started")
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	killWorker(t)
+	events, err := c.Events(id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := labtest.Finished{ID: id, Events: events}
+	f.State, _ = c.State(id)
+	requireStatus(t, f, domain.StatusFailed)
+	requireError(t, f, "worker", 0, "stopped during the build")
+
+	after := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": "FROM busybox\nRUN echo back\n"}})
+	requireStatus(t, after, domain.StatusSucceeded)
+}
+
+// killWorker SIGKILLs the managed buildkitd of the shared server.
+func killWorker(t *testing.T) {
+	t.Helper()
+	pidFile := filepath.Join(labtest.App(t).DataDir(), "buildkit", "buildkitd.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("read worker pid: %v", err)
+	}
+	var pid int
+	if err := json.Unmarshal(bytes.TrimSpace(data), &pid); err != nil {
+		t.Fatalf("parse worker pid %q: %v", data, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill worker %d: %v", pid, err)
+	}
+}
