@@ -34,8 +34,8 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		{"absolute path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "/etc/passwd": "x"}}, "is absolute"},
 		{"NUL in name", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a\x00b": "x"}}, "NUL"},
 		{"dockerfile outside", labtest.Request{Files: map[string]string{"Dockerfile": ok}, Dockerfile: "../Dockerfile"}, "leaves the build context"},
-		{"file too big", labtest.Request{Files: map[string]string{"Dockerfile": ok, "big": strings.Repeat("x", 65<<10)}}, `file "big" is 65 KiB; the limit is 64 KiB`},
-		{"context too big", labtest.Request{Files: manyFiles(ok, 5, 60<<10)}, "the context is over 256 KiB"},
+		{"file too big", labtest.Request{Files: map[string]string{"Dockerfile": ok, "big": strings.Repeat("x", 129<<10)}}, `file "big" is 132096 bytes; the limit is 128 KiB a file`},
+		{"context too big", labtest.Request{Files: manyFiles(ok, 5, 120<<10)}, "the context is over the limit of 512 KiB"},
 		{"too many files", labtest.Request{Files: manyFiles(ok, 21, 1)}, "the limit is 20"},
 		{"bad build arg", labtest.Request{Files: map[string]string{"Dockerfile": ok}, BuildArgs: map[string]string{"A=B": "x"}}, "build arg name"},
 	}

@@ -163,6 +163,25 @@ func (a *App) Addr() net.Addr { return a.addr }
 // URL is the server's base URL.
 func (a *App) URL() string { return "http://" + a.addr.String() }
 
+// WaitReady waits until the worker answers.
+func (a *App) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		h := a.worker.Health(ctx)
+		if h.Ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("worker not ready after %s: %s", timeout, h.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // DataDir is the data directory the app runs on.
 func (a *App) DataDir() string { return a.cfg.Data }
 

@@ -12,6 +12,11 @@ import (
 func TestMain(m *testing.M) {
 	labtest.Main(m, labtest.Options{
 		Images: []string{"busybox"},
-		Limits: domain.Limits{MaxFileBytes: 64 << 10, MaxContextBytes: 256 << 10, MaxFiles: 20},
+		Limits: domain.Limits{
+			MaxFileBytes:       128 << 10,
+			MaxContextBytes:    512 << 10,
+			MaxFiles:           20,
+			MaxDockerfileBytes: 128 << 10,
+		},
 	})
 }

@@ -117,13 +117,13 @@ func (l Limits) Validate(spec Spec) (Spec, error) {
 			return Spec{}, inputErrorf("file %q is given twice", clean)
 		}
 		if int64(len(data)) > l.MaxFileBytes {
-			return Spec{}, inputErrorf("file %q is %s; the limit is %s a file",
-				clean, FormatBytes(int64(len(data))), FormatBytes(l.MaxFileBytes))
+			return Spec{}, inputErrorf("file %q is %d bytes; the limit is %s a file",
+				clean, len(data), FormatBytes(l.MaxFileBytes))
 		}
 		total += int64(len(data))
 		if total > l.MaxContextBytes {
-			return Spec{}, inputErrorf("the context is over %s; the limit is %s",
-				FormatBytes(l.MaxContextBytes), FormatBytes(l.MaxContextBytes))
+			return Spec{}, inputErrorf("the context is over the limit of %s",
+				FormatBytes(l.MaxContextBytes))
 		}
 		files[clean] = data
 	}
@@ -138,8 +138,8 @@ func (l Limits) Validate(spec Spec) (Spec, error) {
 	case !ok:
 		return Spec{}, inputErrorf("the context has no file %q to use as the Dockerfile", dockerfile)
 	case int64(len(df)) > l.MaxDockerfileBytes:
-		return Spec{}, inputErrorf("the Dockerfile is %s; the limit is %s",
-			FormatBytes(int64(len(df))), FormatBytes(l.MaxDockerfileBytes))
+		return Spec{}, inputErrorf("the Dockerfile is %d bytes; the limit is %s",
+			len(df), FormatBytes(l.MaxDockerfileBytes))
 	case strings.TrimSpace(string(df)) == "":
 		return Spec{}, inputErrorf("the Dockerfile %q is empty", dockerfile)
 	}

@@ -129,8 +129,8 @@ func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 			return nil, err
 		}
 		if hdr.Size > limits.MaxFileBytes {
-			return nil, &domain.InputError{Message: fmt.Sprintf("file %q is %s; the limit is %s a file",
-				name, domain.FormatBytes(hdr.Size), domain.FormatBytes(limits.MaxFileBytes))}
+			return nil, &domain.InputError{Message: fmt.Sprintf("file %q is %d bytes; the limit is %s a file",
+				name, hdr.Size, domain.FormatBytes(limits.MaxFileBytes))}
 		}
 		if len(files) >= limits.MaxFiles {
 			return nil, &domain.InputError{Message: fmt.Sprintf("the context has more than %d files", limits.MaxFiles)}

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 
 	"github.com/layerlab/layerlab/domain"
 )
@@ -83,11 +85,14 @@ func (w *Worker) Health(ctx context.Context) domain.WorkerHealth {
 func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit func(domain.Event)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// life ends when the managed daemon running this build exits.
+	life := context.Background()
 	if w.daemon != nil {
 		if err := w.daemon.WaitReady(ctx, time.Minute); err != nil {
 			return &domain.BuildError{Kind: "worker", Message: err.Error()}
 		}
-		stop := context.AfterFunc(w.daemon.Lifetime(), func() { cancel(errWorkerStopped) })
+		life = w.daemon.Lifetime()
+		stop := context.AfterFunc(life, func() { cancel(errWorkerStopped) })
 		defer stop()
 	}
 
@@ -106,6 +111,14 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 	err := w.solve(ctx, dir, spec, tr)
 	if err == nil {
 		return nil
+	}
+	if w.daemon != nil && grpcerrors.Code(err) == codes.Unavailable {
+		// The broken connection may be seen before the daemon's exit is.
+		select {
+		case <-life.Done():
+			cancel(errWorkerStopped)
+		case <-time.After(2 * time.Second):
+		}
 	}
 	if errors.Is(context.Cause(ctx), errWorkerStopped) {
 		return &domain.BuildError{Kind: "worker", Message: errWorkerStopped.Error()}

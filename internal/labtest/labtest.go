@@ -89,6 +89,10 @@ func Start(ctx context.Context, data string, opts Options) (*app.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start layerlab: %w", err)
 	}
+	if err := a.WaitReady(ctx, time.Minute); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -1,0 +1,177 @@
+// Command layerlab-bench measures what layerlab adds to a build: the same
+// Dockerfile built through layerlab's API and through buildctl against the
+// same buildkitd, cold and fully cached, alternating in one run. `make bench`
+// runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/internal/labtest"
+)
+
+const dockerfile = `FROM busybox AS build
+ARG NONCE
+WORKDIR /src
+COPY . .
+RUN echo "$NONCE" > /nonce && for i in $(seq 1 300); do echo "$i" > "/tmp/f$i"; done && sleep 1
+RUN sh main.sh > /out.txt
+FROM busybox
+COPY --from=build /out.txt /out.txt
+`
+
+func main() {
+	rounds := flag.Int("rounds", 5, "cold and warm builds per side")
+	flag.Parse()
+	if err := run(context.Background(), *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct{ cold, warm, firstEvent []time.Duration }
+
+func run(ctx context.Context, rounds int) error {
+	buildctl := os.Getenv("LAYERLAB_BUILDCTL")
+	if buildctl == "" {
+		buildctl = "bin/buildctl"
+	}
+	if _, err := exec.LookPath(buildctl); err != nil {
+		return fmt.Errorf("find buildctl (make build): %w", err)
+	}
+	data, err := os.MkdirTemp("", "layerlab-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(data)
+	a, err := labtest.Start(ctx, data, labtest.Options{Images: []string{"busybox"}})
+	if err != nil {
+		return err
+	}
+	defer a.Close(ctx)
+	client := &labtest.Client{Base: a.URL()}
+	files := map[string]string{"Dockerfile": dockerfile, "main.sh": "echo built\n"}
+	dir := filepath.Join(data, "buildctl-context")
+	if err := writeFiles(dir, files); err != nil {
+		return err
+	}
+	addr := "unix://" + filepath.Join(data, "buildkit", "buildkitd.sock")
+
+	var lab, ctl sample
+	for i := range rounds + 1 {
+		for _, side := range []string{"layerlab", "buildctl"} {
+			nonce := fmt.Sprintf("%s-%d-%d", side, i, time.Now().UnixNano())
+			for _, warm := range []bool{false, true} {
+				var d, first time.Duration
+				var err error
+				if side == "layerlab" {
+					d, first, err = viaAPI(client, files, nonce)
+				} else {
+					d, err = viaBuildctl(ctx, buildctl, addr, dir, nonce)
+				}
+				if err != nil {
+					return fmt.Errorf("%s build: %w", side, err)
+				}
+				if i == 0 {
+					continue // the first round pulls the base image and warms both sides
+				}
+				s := &ctl
+				if side == "layerlab" {
+					s = &lab
+					if !warm {
+						lab.firstEvent = append(lab.firstEvent, first)
+					}
+				}
+				if warm {
+					s.warm = append(s.warm, d)
+				} else {
+					s.cold = append(s.cold, d)
+				}
+			}
+		}
+	}
+
+	fmt.Printf("builds of the same Dockerfile on one buildkitd, %d rounds, alternating, medians:\n", rounds)
+	fmt.Printf("  cold:  layerlab %8s  buildctl %8s  ratio %.3f  (target <= 1.05)\n",
+		ms(median(lab.cold)), ms(median(ctl.cold)), float64(median(lab.cold))/float64(median(ctl.cold)))
+	fmt.Printf("  warm:  layerlab %8s  buildctl %8s  delta %s  (target <= 100ms)\n",
+		ms(median(lab.warm)), ms(median(ctl.warm)), ms(median(lab.warm)-median(ctl.warm)))
+	fmt.Printf("  POST to first event: median %s, max %s\n", ms(median(lab.firstEvent)), ms(slices.Max(lab.firstEvent)))
+	return nil
+}
+
+// viaAPI posts the build and follows its stream to the result.
+func viaAPI(c *labtest.Client, files map[string]string, nonce string) (total, first time.Duration, err error) {
+	start := time.Now()
+	id, err := c.Post(labtest.Request{Files: files, BuildArgs: map[string]string{"NONCE": nonce}})
+	if err != nil {
+		return 0, 0, err
+	}
+	var status domain.Status
+	events, err := c.EventsUntil(id, 0, func(e domain.Event) bool {
+		if first == 0 {
+			first = time.Since(start)
+		}
+		if e.Type == domain.EventResult {
+			status = e.Result.Status
+			return true
+		}
+		return false
+	})
+	total = time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	if status != domain.StatusSucceeded {
+		return 0, 0, fmt.Errorf("build %s ended %s after %d events", id, status, len(events))
+	}
+	return total, first, nil
+}
+
+func viaBuildctl(ctx context.Context, buildctl, addr, dir, nonce string) (time.Duration, error) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, buildctl, "--addr", addr, "build",
+		"--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+dir,
+		"--opt", "build-arg:NONCE="+nonce, "--progress", "quiet")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return time.Since(start), nil
+}
+
+func writeFiles(dir string, files map[string]string) error {
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
