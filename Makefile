@@ -10,7 +10,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './dat
 .PHONY: run build deps images generate check-generated vet test bench clean
 
 run: deps build
-	bin/layerlab images seed --data $(DATA) --if-empty
+	bin/layerlab images seed --data $(DATA)
 	bin/layerlab serve --addr $(ADDR) --data $(DATA)
 
 build: bin/layerlab bin/buildkitd bin/buildctl
