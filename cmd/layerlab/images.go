@@ -25,6 +25,7 @@ commands:
   import FILE [--name N:T] add a docker save archive, an OCI layout (directory or tar)
                            or a root file system tar (needs --name)
   rm NAME:TAG              remove a tag, and the blobs no other tag uses
+  serve [--addr A]         serve the mirror alone on a loopback address until interrupted
 
 flags:
   --data DIR   data directory (default: $LAYERLAB_DATA, else ./data); the mirror is DIR/mirror
@@ -52,6 +53,7 @@ func imagesCommand(ctx context.Context, args []string, out io.Writer, log *slog.
 		cacheDir = new(string)
 		rebuild  = new(bool)
 		nameFlag = new(string)
+		addrFlag = new(string)
 	)
 	switch cmd {
 	case "ls", "list":
@@ -63,6 +65,8 @@ func imagesCommand(ctx context.Context, args []string, out io.Writer, log *slog.
 	case "import":
 		fs.StringVar(nameFlag, "name", "", "NAME:TAG to store the image under")
 	case "rm", "remove":
+	case "serve":
+		fs.StringVar(addrFlag, "addr", "127.0.0.1:5000", "loopback address to listen on")
 	default:
 		fmt.Fprintf(out, imagesUsage, strings.Join(mirror.RecipeNames(), ", "))
 		return fmt.Errorf("images: unknown command %q", cmd)
@@ -101,6 +105,14 @@ func imagesCommand(ctx context.Context, args []string, out io.Writer, log *slog.
 			return err
 		}
 		return printImages(out, imgs, false)
+	case "serve":
+		addr, err := m.Serve(ctx, *addrFlag)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "serving %s on http://%s\n", m.Dir(), addr)
+		<-ctx.Done()
+		return nil
 	default: // rm
 		if len(pos) == 0 {
 			return errors.New("images rm: want NAME:TAG")
