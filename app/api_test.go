@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -351,5 +353,21 @@ func killWorker(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill worker %d: %v", pid, err)
+	}
+}
+
+// RUN steps have a network namespace of their own: the server's loopback
+// port is not reachable from a build.
+func TestRunCannotReachServerLoopback(t *testing.T) {
+	c := labtest.NewClient(t)
+	port := labtest.App(t).Addr().(*net.TCPAddr).Port
+	f := c.Build(t, labtest.Request{
+		Files: map[string]string{"Dockerfile": "FROM busybox\nARG PORT\n" +
+			"RUN if wget -q -T 3 -O - http://127.0.0.1:$PORT/healthz; then echo REACHED; else echo BLOCKED; fi\n"},
+		BuildArgs: map[string]string{"PORT": strconv.Itoa(port)},
+	})
+	requireStatus(t, f, domain.StatusSucceeded)
+	if log := f.Log(); !strings.Contains(log, "BLOCKED") || strings.Contains(log, "REACHED") {
+		t.Errorf("a RUN step reached the server on 127.0.0.1:%d: %q", port, log)
 	}
 }
