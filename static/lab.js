@@ -1,0 +1,804 @@
+// lab.js drives the lab page. It keeps the build context the person edits,
+// posts it to POST /api/builds and follows the build's WebSocket stream,
+// changing the page in place as each event arrives. The server renders the
+// markup; new rows come from the <template> elements of the page, so this
+// file never writes HTML. No framework and no build step.
+(function () {
+	'use strict';
+
+	const dataEl = document.getElementById('lab-data');
+	if (!dataEl) {
+		return;
+	}
+	const initial = JSON.parse(dataEl.textContent);
+
+	// A dropped socket is retried with growing pauses; after this many
+	// failures in a row the page gives up and says so.
+	const RETRY_FIRST_MS = 300;
+	const RETRY_MAX_MS = 5000;
+	const RETRY_LIMIT = 8;
+
+	const byTestId = (id, root) => (root || document).querySelector(`[data-testid="${id}"]`);
+	const fromTemplate = (id) => document.getElementById(id).content.firstElementChild.cloneNode(true);
+
+	const els = {};
+	[
+		'file-list', 'file-add-form', 'file-add-input', 'file-error',
+		'editor', 'editor-path', 'editor-pos', 'editor-gutter', 'line-marks',
+		'build-form', 'dockerfile-select', 'target-input', 'stage-names', 'build-args',
+		'arg-add', 'build-button', 'build-output', 'build-status', 'build-duration',
+		'build-progress', 'build-progress-text', 'connection', 'build-error',
+		'build-error-message', 'build-error-line', 'build-warnings-box', 'build-warnings',
+		'build-stages', 'scenario-apply', 'scenario-done',
+	].forEach((id) => {
+		els[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = byTestId(id);
+	});
+
+	// ---- The build context -------------------------------------------------
+
+	const files = new Map(Object.entries(initial.files));
+	let dockerfile = initial.dockerfile; // the file built as the Dockerfile
+	let openPath = initial.dockerfile; // the file in the editor
+
+	function sortedPaths() {
+		return Array.from(files.keys()).sort((a, b) => {
+			if ((a === dockerfile) !== (b === dockerfile)) {
+				return a === dockerfile ? -1 : 1;
+			}
+			return a < b ? -1 : a > b ? 1 : 0;
+		});
+	}
+
+	function renderFiles() {
+		els.fileList.replaceChildren(...sortedPaths().map(fileRow));
+		const select = els.dockerfileSelect;
+		select.replaceChildren(...sortedPaths().map((path) => new Option(path, path, false, path === dockerfile)));
+		if (!files.has(dockerfile)) {
+			select.prepend(new Option(`${dockerfile} (missing)`, dockerfile, true, true));
+		}
+	}
+
+	function fileRow(path) {
+		const li = fromTemplate('tpl-file-row');
+		li.dataset.path = path;
+		const open = byTestId('file-open', li);
+		open.textContent = path;
+		open.setAttribute('aria-current', String(path === openPath));
+		byTestId('file-rename', li).setAttribute('aria-label', `Rename ${path}`);
+		byTestId('file-delete', li).setAttribute('aria-label', `Delete ${path}`);
+		const input = byTestId('file-rename-input', li);
+		input.value = path;
+		input.setAttribute('aria-label', `New name for ${path}`);
+		return li;
+	}
+
+	// pathProblem says what is wrong with a new file name, or '' if nothing.
+	// The server checks again; this only answers sooner.
+	function pathProblem(path, renaming) {
+		if (path === '') {
+			return 'Give the file a name.';
+		}
+		if (path.startsWith('/')) {
+			return 'Use a path relative to the context, without a leading /.';
+		}
+		if (/[\\\u0000-\u001f\u007f]/.test(path)) {
+			return 'Use / between folders, and no control characters.';
+		}
+		if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+			return 'A path may not have empty, "." or ".." parts.';
+		}
+		for (const other of files.keys()) {
+			if (other === renaming) {
+				continue;
+			}
+			if (other === path) {
+				return `${path} is already in the context.`;
+			}
+			if (other.startsWith(path + '/') || path.startsWith(other + '/')) {
+				return `${path} and ${other} cannot both exist: one would be a folder.`;
+			}
+		}
+		return '';
+	}
+
+	function openFile(path) {
+		openPath = path;
+		for (const button of els.fileList.querySelectorAll('[data-testid="file-open"]')) {
+			const row = button.closest('[data-testid="file"]');
+			button.setAttribute('aria-current', String(row.dataset.path === path));
+		}
+		els.editor.value = files.get(path) ?? '';
+		els.editorPath.textContent = path;
+		els.editor.scrollTop = 0;
+		els.editor.scrollLeft = 0;
+		renderGutter();
+		syncScroll();
+	}
+
+	function addFile(path) {
+		files.set(path, '');
+		renderFiles();
+		openFile(path);
+		els.editor.focus();
+	}
+
+	function renameFile(from, to) {
+		const text = files.get(from);
+		files.delete(from);
+		files.set(to, text);
+		if (dockerfile === from) {
+			dockerfile = to;
+		}
+		if (openPath === from) {
+			openPath = to;
+		}
+		renderFiles();
+		openFile(openPath);
+	}
+
+	function deleteFile(path) {
+		files.delete(path);
+		if (openPath === path) {
+			openPath = files.has(dockerfile) ? dockerfile : sortedPaths()[0] ?? '';
+		}
+		renderFiles();
+		openFile(openPath);
+	}
+
+	els.fileAddForm.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		const path = els.fileAddInput.value.trim();
+		const problem = pathProblem(path, null);
+		els.fileError.textContent = problem;
+		els.fileError.hidden = problem === '';
+		if (problem === '') {
+			els.fileAddInput.value = '';
+			addFile(path);
+		}
+	});
+
+	els.fileList.addEventListener('click', (ev) => {
+		const button = ev.target.closest('button');
+		const row = button && button.closest('[data-testid="file"]');
+		if (!row) {
+			return;
+		}
+		switch (button.dataset.testid) {
+			case 'file-open':
+				openFile(row.dataset.path);
+				break;
+			case 'file-rename':
+				startRename(row);
+				break;
+			case 'file-delete':
+				deleteFile(row.dataset.path);
+				break;
+			case 'file-rename-cancel':
+				renderFiles();
+				break;
+		}
+	});
+
+	function startRename(row) {
+		const form = byTestId('file-rename-form', row);
+		for (const button of row.querySelectorAll(':scope > button')) {
+			button.hidden = true;
+		}
+		form.hidden = false;
+		const input = byTestId('file-rename-input', row);
+		input.focus();
+		const slash = input.value.lastIndexOf('/');
+		const dot = input.value.lastIndexOf('.');
+		input.setSelectionRange(slash + 1, dot > slash + 1 ? dot : input.value.length);
+	}
+
+	els.fileList.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		const row = ev.target.closest('[data-testid="file"]');
+		const from = row.dataset.path;
+		const to = byTestId('file-rename-input', row).value.trim();
+		if (to === from) {
+			renderFiles();
+			return;
+		}
+		const problem = pathProblem(to, from);
+		els.fileError.textContent = problem;
+		els.fileError.hidden = problem === '';
+		if (problem === '') {
+			renameFile(from, to);
+		}
+	});
+
+	els.fileList.addEventListener('keydown', (ev) => {
+		if (ev.key === 'Escape' && ev.target.matches('[data-testid="file-rename-input"]')) {
+			renderFiles();
+		}
+	});
+
+	els.dockerfileSelect.addEventListener('change', () => {
+		dockerfile = els.dockerfileSelect.value;
+		renderFiles();
+		updateStageNames();
+	});
+
+	// ---- The editor: a textarea, a gutter of line numbers, line marks -----
+
+	function lineHeight() {
+		return parseFloat(getComputedStyle(els.editor).lineHeight) || 20;
+	}
+
+	function renderGutter() {
+		const lines = els.editor.value.split('\n').length;
+		const gutter = els.editorGutter;
+		while (gutter.childElementCount > lines) {
+			gutter.lastElementChild.remove();
+		}
+		while (gutter.childElementCount < lines) {
+			const div = document.createElement('div');
+			div.className = 'gutter-line';
+			div.textContent = String(gutter.childElementCount + 1);
+			gutter.append(div);
+		}
+		renderMarks();
+	}
+
+	function syncScroll() {
+		const shift = `translateY(${-els.editor.scrollTop}px)`;
+		els.editorGutter.style.transform = shift;
+		els.lineMarks.style.transform = shift;
+	}
+
+	function showCaret() {
+		const before = els.editor.value.slice(0, els.editor.selectionStart);
+		const line = before.split('\n').length;
+		const col = before.length - before.lastIndexOf('\n');
+		els.editorPos.textContent = `Ln ${line}, Col ${col}`;
+	}
+
+	els.editor.addEventListener('input', () => {
+		files.set(openPath, els.editor.value);
+		renderGutter();
+		showCaret();
+		if (openPath === dockerfile) {
+			updateStageNames();
+		}
+	});
+	els.editor.addEventListener('scroll', syncScroll);
+	for (const type of ['keyup', 'click', 'focus']) {
+		els.editor.addEventListener(type, showCaret);
+	}
+
+	// Marks point at Dockerfile lines: the failure's and the warnings'. They
+	// belong to the Dockerfile that was built, and show only while it is open.
+	const marks = { file: '', lines: new Map() };
+
+	function markLines(range, kind) {
+		if (!range) {
+			return;
+		}
+		for (let n = range.start; n <= range.end; n++) {
+			if (marks.lines.get(n) !== 'error') {
+				marks.lines.set(n, kind);
+			}
+		}
+		renderMarks();
+	}
+
+	function renderMarks() {
+		const gutter = els.editorGutter.children;
+		for (const div of gutter) {
+			div.classList.remove('is-error', 'is-warning');
+		}
+		const bands = [];
+		if (openPath === marks.file) {
+			const height = lineHeight();
+			const pad = parseFloat(getComputedStyle(els.lineMarks).paddingTop) || 0;
+			for (const [line, kind] of marks.lines) {
+				if (gutter[line - 1]) {
+					gutter[line - 1].classList.add(`is-${kind}`);
+				}
+				const band = document.createElement('div');
+				band.className = `line-mark is-${kind}`;
+				band.dataset.line = String(line);
+				band.style.top = `${pad + (line - 1) * height}px`;
+				bands.push(band);
+			}
+		}
+		els.lineMarks.replaceChildren(...bands);
+	}
+
+	// jumpToLine shows a line of the built Dockerfile in the editor.
+	function jumpToLine(line, focus) {
+		const path = marks.file || dockerfile;
+		if (!files.has(path)) {
+			return;
+		}
+		if (openPath !== path) {
+			openFile(path);
+		}
+		const text = els.editor.value;
+		let pos = 0;
+		for (let n = 1; n < line && pos !== -1; n++) {
+			pos = text.indexOf('\n', pos) + 1 || -1;
+		}
+		const height = lineHeight();
+		els.editor.scrollTop = Math.max(0, (line - 1) * height - els.editor.clientHeight / 3);
+		syncScroll();
+		if (focus && pos >= 0) {
+			els.editor.focus({ preventScroll: true });
+			els.editor.setSelectionRange(pos, pos);
+		}
+		const band = els.lineMarks.querySelector(`[data-line="${line}"]`);
+		if (band) {
+			band.classList.remove('is-flash');
+			void band.offsetWidth; // restart the animation
+			band.classList.add('is-flash');
+		}
+	}
+
+	// ---- Build settings ------------------------------------------------------
+
+	function updateStageNames() {
+		const text = files.get(dockerfile) ?? '';
+		const names = [];
+		for (const m of text.matchAll(/^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+(\S+)/gim)) {
+			names.push(m[1]);
+		}
+		els.stageNames.replaceChildren(...names.map((n) => new Option(n, n)));
+	}
+
+	function addArgRow() {
+		const row = fromTemplate('tpl-arg-row');
+		els.buildArgs.append(row);
+		byTestId('arg-name', row).focus();
+	}
+
+	function readArgs() {
+		const args = {};
+		for (const row of els.buildArgs.querySelectorAll('[data-testid="arg-row"]')) {
+			const name = byTestId('arg-name', row).value.trim();
+			if (name !== '') {
+				args[name] = byTestId('arg-value', row).value;
+			}
+		}
+		return args;
+	}
+
+	els.argAdd.addEventListener('click', addArgRow);
+	els.buildArgs.addEventListener('click', (ev) => {
+		const button = ev.target.closest('[data-testid="arg-remove"]');
+		if (button) {
+			button.closest('[data-testid="arg-row"]').remove();
+		}
+	});
+
+	if (els.scenarioApply && initial.scenario) {
+		els.scenarioApply.addEventListener('click', () => {
+			const edits = initial.scenario.edits;
+			for (const edit of edits) {
+				files.set(edit.path, edit.content);
+			}
+			renderFiles();
+			openFile(edits.length > 0 ? edits[0].path : openPath);
+			const names = edits.map((e) => e.path).join(', ');
+			els.scenarioDone.textContent = `Changed ${names}. Build again and compare the steps.`;
+			els.scenarioDone.hidden = false;
+		});
+	}
+
+	// ---- The build's output ----------------------------------------------------
+
+	const STATUS_TEXT = {
+		idle: 'Not built yet',
+		sending: 'Sending',
+		queued: 'Queued',
+		running: 'Running',
+		succeeded: 'Succeeded',
+		failed: 'Failed',
+	};
+
+	const ERROR_TITLE = {
+		input: 'The server refused the build',
+		dockerfile: 'The Dockerfile could not be read',
+		step: 'A step failed',
+		worker: 'The worker stopped',
+		limit: 'The build hit a limit',
+		internal: 'The build failed',
+		connection: 'The connection to the build was lost',
+	};
+
+	// view is what the page shows of the current build.
+	let view = null;
+
+	function newView() {
+		return {
+			stages: new Map(), // stage name -> <section>
+			steps: new Map(), // step id -> <li>
+			logs: new Map(), // step id -> chunks that came before their step
+			startedAt: 0, // performance.now() when the build began to run
+			ticker: 0,
+		};
+	}
+
+	function resetOutput() {
+		if (view) {
+			clearInterval(view.ticker);
+		}
+		view = newView();
+		els.buildStages.replaceChildren();
+		els.buildWarnings.replaceChildren();
+		els.buildWarningsBox.hidden = true;
+		els.buildError.hidden = true;
+		els.buildDuration.textContent = '';
+		els.connection.hidden = true;
+		setProgress({ done: 0, total: 0 });
+		marks.file = dockerfile;
+		marks.lines.clear();
+		renderMarks();
+	}
+
+	function setStatus(status) {
+		els.buildStatus.dataset.status = status;
+		els.buildStatus.textContent = STATUS_TEXT[status] || status;
+		if (status === 'running' && !view.startedAt) {
+			view.startedAt = performance.now();
+			view.ticker = setInterval(tick, 250);
+		}
+	}
+
+	function setProgress(p) {
+		els.buildProgress.max = Math.max(p.total, 1);
+		els.buildProgress.value = p.done;
+		els.buildProgressText.textContent = p.total > 0 ? `${p.done} / ${p.total} steps` : '';
+	}
+
+	function formatMs(ms) {
+		if (ms < 1000) {
+			return `${Math.round(ms)} ms`;
+		}
+		if (ms < 60000) {
+			return `${(ms / 1000).toFixed(1)} s`;
+		}
+		const s = Math.round(ms / 1000);
+		return `${Math.floor(s / 60)} min ${s % 60} s`;
+	}
+
+	function formatLines(range) {
+		return range.start === range.end ? `line ${range.start}` : `lines ${range.start}–${range.end}`;
+	}
+
+	// tick moves the clocks of the build and of its running steps.
+	function tick() {
+		const now = performance.now();
+		els.buildDuration.textContent = formatMs(now - view.startedAt);
+		for (const li of view.steps.values()) {
+			if (li.dataset.state === 'running' && li.startedLocal) {
+				byTestId('step-duration', li).textContent = formatMs(now - li.startedLocal);
+			}
+		}
+	}
+
+	function stageSection(name, internal) {
+		let section = view.stages.get(name);
+		if (section) {
+			return section;
+		}
+		section = fromTemplate('tpl-stage');
+		section.dataset.stage = name;
+		byTestId('stage-name', section).textContent = internal ? 'Preparing the build' : name;
+		if (internal) {
+			section.classList.add('is-internal');
+			section.dataset.index = '-1';
+		} else {
+			section.dataset.index = String(Number.MAX_SAFE_INTEGER);
+		}
+		view.stages.set(name, section);
+		placeByIndex(els.buildStages, section);
+		return section;
+	}
+
+	// placeByIndex inserts el among its siblings in order of data-index.
+	function placeByIndex(parent, el) {
+		const index = Number(el.dataset.index);
+		for (const sibling of parent.children) {
+			if (Number(sibling.dataset.index) > index) {
+				parent.insertBefore(el, sibling);
+				return;
+			}
+		}
+		parent.append(el);
+	}
+
+	function putStage(stage) {
+		const section = stageSection(stage.name, false);
+		if (section.dataset.index !== String(stage.index)) {
+			section.dataset.index = String(stage.index);
+			placeByIndex(els.buildStages, section);
+		}
+		byTestId('stage-base', section).textContent = stage.base ? `FROM ${stage.base}` : '';
+		byTestId('stage-skipped', section).hidden = !stage.skipped;
+		section.classList.toggle('is-skipped', stage.skipped);
+	}
+
+	function putStep(step) {
+		let li = view.steps.get(step.id);
+		if (!li) {
+			li = fromTemplate('tpl-step');
+			li.dataset.stepId = step.id;
+			li.dataset.index = String(step.internal ? view.steps.size : step.index);
+			view.steps.set(step.id, li);
+			const section = step.internal ? stageSection('', true) : stageSection(step.stage, false);
+			placeByIndex(byTestId('steps', section), li);
+		}
+		if (step.state === 'running' && li.dataset.state !== 'running') {
+			li.startedLocal = performance.now();
+		}
+		li.dataset.state = step.state;
+		li.dataset.cached = String(step.cached);
+		byTestId('step-index', li).textContent = step.internal ? '' : `${step.index}/${step.total}`;
+		byTestId('step-instruction', li).textContent = step.instruction;
+		byTestId('step-cached', li).hidden = !step.cached;
+		byTestId('step-state', li).textContent = step.state;
+
+		const duration = byTestId('step-duration', li);
+		if (step.state === 'done' || step.state === 'failed') {
+			duration.textContent = formatMs(step.durationMs);
+		} else if (step.state !== 'running') {
+			duration.textContent = '';
+		}
+
+		const line = byTestId('step-line', li);
+		if (step.line) {
+			line.textContent = `Dockerfile ${formatLines(step.line)}`;
+			line.dataset.line = String(step.line.start);
+			line.hidden = false;
+		}
+		const error = byTestId('step-error', li);
+		error.textContent = step.error || '';
+		error.hidden = !step.error;
+		if (step.state === 'failed') {
+			li.querySelector('details').open = true;
+		}
+
+		const early = view.logs.get(step.id);
+		if (early) {
+			view.logs.delete(step.id);
+			early.forEach((chunk) => appendLog(li, chunk));
+		}
+	}
+
+	function addLog(chunk) {
+		const li = view.steps.get(chunk.stepId);
+		if (li) {
+			appendLog(li, chunk);
+			return;
+		}
+		const early = view.logs.get(chunk.stepId) || [];
+		early.push(chunk);
+		view.logs.set(chunk.stepId, early);
+	}
+
+	function appendLog(li, chunk) {
+		const pre = byTestId('step-log', li);
+		const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+		pre.hidden = false;
+		byTestId('step-log-empty', li).hidden = true;
+		if (chunk.stream === 'stderr') {
+			const span = document.createElement('span');
+			span.className = 'stderr';
+			span.textContent = chunk.data;
+			pre.append(span);
+		} else {
+			pre.append(chunk.data);
+		}
+		if (atBottom) {
+			pre.scrollTop = pre.scrollHeight;
+		}
+	}
+
+	function addWarning(w) {
+		const li = fromTemplate('tpl-warning');
+		byTestId('warning-rule', li).textContent = w.rule;
+		byTestId('warning-message', li).textContent = w.message;
+		if (w.line) {
+			const button = byTestId('warning-line', li);
+			button.textContent = formatLines(w.line);
+			button.dataset.line = String(w.line.start);
+			button.hidden = false;
+		}
+		els.buildWarnings.append(li);
+		els.buildWarningsBox.hidden = false;
+		markLines(w.line, 'warning');
+	}
+
+	function showFailure(err) {
+		els.buildError.hidden = false;
+		els.buildError.querySelector('strong').textContent = ERROR_TITLE[err.kind] || ERROR_TITLE.internal;
+		els.buildErrorMessage.textContent = err.message;
+		const button = els.buildErrorLine;
+		button.hidden = !err.line;
+		if (err.line) {
+			button.textContent = `Show Dockerfile ${formatLines(err.line)}`;
+			button.dataset.line = String(err.line.start);
+			markLines(err.line, 'error');
+			jumpToLine(err.line.start, false);
+		}
+		const step = err.stepId && view.steps.get(err.stepId);
+		if (step) {
+			step.querySelector('details').open = true;
+		}
+	}
+
+	function finish(result) {
+		clearInterval(view.ticker);
+		setStatus(result.status);
+		els.buildDuration.textContent = formatMs(result.durationMs);
+		els.connection.hidden = true;
+		if (result.error) {
+			showFailure(result.error);
+		}
+		els.buildButton.disabled = false;
+	}
+
+	function apply(ev) {
+		switch (ev.type) {
+			case 'status':
+				setStatus(ev.status);
+				break;
+			case 'stages':
+				ev.stages.forEach(putStage);
+				break;
+			case 'step.started':
+			case 'step.completed':
+			case 'step.cached':
+			case 'step.failed':
+				putStep(ev.step);
+				break;
+			case 'log':
+				addLog(ev.log);
+				break;
+			case 'warning':
+				addWarning(ev.warning);
+				break;
+			case 'progress':
+				setProgress(ev.progress);
+				break;
+			case 'result':
+				finish(ev.result);
+				break;
+		}
+	}
+
+	els.buildOutput.addEventListener('click', (ev) => {
+		const link = ev.target.closest('.line-link');
+		if (link && link.dataset.line) {
+			jumpToLine(Number(link.dataset.line), true);
+		}
+	});
+
+	// ---- Talking to the server ---------------------------------------------
+
+	// stats counts what the page received, for the browser tests: events
+	// applied, and repeats that the seq check dropped.
+	const stats = { events: 0, repeats: 0, connects: 0 };
+	let stream = null;
+
+	// follow reads a build's events from its WebSocket. When the socket drops
+	// before the result, it connects again asking only for the events after
+	// the last one it applied, so none is shown twice and none is missed.
+	function follow(path) {
+		const s = { path, lastSeq: 0, socket: null, done: false, failures: 0, timer: 0, stopped: false };
+		s.stop = () => {
+			s.stopped = true;
+			clearTimeout(s.timer);
+			if (s.socket) {
+				s.socket.close(1000);
+			}
+		};
+		connect(s);
+		return s;
+	}
+
+	function connect(s) {
+		const url = new URL(s.path, window.location.href);
+		url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+		if (s.lastSeq > 0) {
+			url.searchParams.set('after', String(s.lastSeq));
+		}
+		const ws = new WebSocket(url);
+		s.socket = ws;
+		stats.connects++;
+		ws.addEventListener('open', () => {
+			s.failures = 0;
+		});
+		ws.addEventListener('message', (m) => {
+			if (s.stopped) {
+				return;
+			}
+			const ev = JSON.parse(m.data);
+			if (ev.seq <= s.lastSeq) {
+				stats.repeats++;
+				return;
+			}
+			s.lastSeq = ev.seq;
+			stats.events++;
+			els.connection.hidden = true;
+			apply(ev);
+			if (ev.type === 'result') {
+				s.done = true;
+			}
+		});
+		ws.addEventListener('close', () => {
+			if (s.stopped || s.done || s.socket !== ws) {
+				return;
+			}
+			s.failures++;
+			if (s.failures > RETRY_LIMIT) {
+				els.connection.hidden = true;
+				clearInterval(view.ticker);
+				setStatus('failed');
+				showFailure({
+					kind: 'connection',
+					message: 'The server stopped answering. Press Build to try again.',
+				});
+				els.buildButton.disabled = false;
+				return;
+			}
+			const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (s.failures - 1));
+			els.connection.textContent = 'The connection dropped; reconnecting…';
+			els.connection.hidden = false;
+			s.timer = setTimeout(() => connect(s), delay);
+		});
+	}
+
+	async function startBuild() {
+		if (stream) {
+			stream.stop();
+			stream = null;
+		}
+		resetOutput();
+		setStatus('sending');
+		els.buildButton.disabled = true;
+
+		const body = {
+			files: Object.fromEntries(files),
+			dockerfile,
+			target: els.targetInput.value.trim(),
+			buildArgs: readArgs(),
+		};
+		let answer;
+		try {
+			const res = await fetch('/api/builds', {
+				method: 'POST',
+				headers: { 'Content-Type': 'application/json' },
+				body: JSON.stringify(body),
+			});
+			answer = await res.json().catch(() => ({}));
+			if (!res.ok) {
+				const message = answer.error || `The server answered ${res.status}.`;
+				throw Object.assign(new Error(message), { kind: res.status < 500 ? 'input' : 'internal' });
+			}
+		} catch (err) {
+			setStatus('failed');
+			showFailure({ kind: err.kind || 'connection', message: err.message });
+			els.buildButton.disabled = false;
+			return;
+		}
+		stream = follow(answer.events);
+	}
+
+	els.buildForm.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		startBuild();
+	});
+
+	// The browser tests read the counters and drop the socket on purpose.
+	window.layerlab = {
+		stats: () => ({ ...stats, lastSeq: stream ? stream.lastSeq : 0 }),
+		dropConnection: () => stream && stream.socket && stream.socket.close(4000, 'dropped on purpose'),
+	};
+
+	renderFiles();
+	openFile(openPath);
+	updateStageNames();
+})();
