@@ -614,7 +614,8 @@
 	function showFailure(err) {
 		els.buildError.hidden = false;
 		els.buildError.querySelector('strong').textContent = ERROR_TITLE[err.kind] || ERROR_TITLE.internal;
-		els.buildErrorMessage.textContent = err.message;
+		// Go errors start in lower case; the box reads as a sentence.
+		els.buildErrorMessage.textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1);
 		const button = els.buildErrorLine;
 		button.hidden = !err.line;
 		if (err.line) {
