@@ -103,9 +103,12 @@ func (w *layerWriter) close() error {
 
 // addTree writes the tree under root in lexical order, keeping modes and
 // numeric owners as they are on disk and hard links as links. Entries for
-// which skip returns true are left out, with their contents. Device nodes,
-// sockets and fifos are left out: a container runtime makes its own /dev.
-func (w *layerWriter) addTree(root string, skip func(rel string) bool) error {
+// which skip returns true are left out, with their contents; entries for
+// which keep (when not nil) returns false are left out, but not their
+// contents. Device nodes, sockets and fifos are left out: a container runtime
+// makes its own /dev.
+func (w *layerWriter) addTree(root string, skip func(rel string) bool,
+	keep func(rel string, fi fs.FileInfo) bool) error {
 	links := map[uint64]string{} // inode -> first name written
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,6 +128,9 @@ func (w *layerWriter) addTree(root string, skip func(rel string) bool) error {
 		fi, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if keep != nil && !keep(rel, fi) {
+			return nil
 		}
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if !ok {

@@ -123,7 +123,7 @@ func writeTreeLayer(path, root string) error {
 			}
 		}
 		return false
-	})
+	}, nil)
 	if err != nil {
 		w.close()
 		return err
@@ -162,6 +162,26 @@ func slimDebian(root string) error {
 	if err := removeDocs(in("usr/share/doc")); err != nil {
 		return err
 	}
+	if err := cleanAptState(root); err != nil {
+		return err
+	}
+	for _, p := range []string{"etc/shadow", "etc/shadow-"} {
+		if err := fixShadowDates(in(p)); err != nil {
+			return err
+		}
+	}
+	cfg := in("etc/dpkg/dpkg.cfg.d/layerlab-slim")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(cfg, []byte(slimDpkgConfig), 0o644)
+}
+
+// cleanAptState removes what apt and dpkg leave behind that an image need not
+// carry (package lists, downloaded packages, logs, backups) and the files
+// that would tie its digest to the build machine or the day.
+func cleanAptState(root string) error {
+	in := func(p string) string { return filepath.Join(root, filepath.FromSlash(p)) }
 	// Files only: apt and dpkg expect these directories to exist.
 	for _, dir := range []string{"var/lib/apt/lists", "var/cache/apt", "var/log",
 		"var/cache/debconf", "var/lib/dpkg"} {
@@ -192,16 +212,7 @@ func slimDebian(root string) error {
 			return err
 		}
 	}
-	for _, p := range []string{"etc/shadow", "etc/shadow-"} {
-		if err := fixShadowDates(in(p)); err != nil {
-			return err
-		}
-	}
-	cfg := in("etc/dpkg/dpkg.cfg.d/layerlab-slim")
-	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(cfg, []byte(slimDpkgConfig), 0o644)
+	return nil
 }
 
 // emptyDir removes everything in dir but the names in keep.

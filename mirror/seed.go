@@ -36,7 +36,7 @@ type Recipe struct {
 }
 
 // Recipes is the seed list, in an order where every base comes first.
-var Recipes = []Recipe{busyboxRecipe, debianRecipe}
+var Recipes = []Recipe{busyboxRecipe, debianRecipe, nodeRecipe, pythonRecipe, golangRecipe}
 
 // Env is what recipes share during one seeding: a scratch directory on the
 // cache's file system and the logger.
@@ -215,6 +215,12 @@ func (c *seedCache) image(ctx context.Context, r Recipe, base v1.Image, rebuild 
 
 	key, err := r.Key(ctx, env)
 	if err != nil {
+		// Offline, say, with no answer from the npm registry: the newest
+		// image built before is better than none.
+		if img, tags, ok := c.latest(r); ok && !rebuild {
+			log.Warn("seed inputs unknown; using the cached image", "image", r.Name, "error", err)
+			return img, tags, true, nil
+		}
 		return nil, nil, false, err
 	}
 	if base != nil {
@@ -258,6 +264,24 @@ func (c *seedCache) image(ctx context.Context, r Recipe, base v1.Image, rebuild 
 	}
 	img, err = layout.Path(c.layoutDir()).Image(d)
 	return img, tags, false, err
+}
+
+// latest returns the image cached for the recipe, whatever its key.
+func (c *seedCache) latest(r Recipe) (v1.Image, []string, bool) {
+	idx, err := readIndex(c.layoutDir())
+	if err != nil {
+		return nil, nil, false
+	}
+	for _, desc := range idx.Manifests {
+		if desc.Annotations[annotationSeedName] == r.Name {
+			img, err := layout.Path(c.layoutDir()).Image(desc.Digest)
+			if err != nil {
+				return nil, nil, false
+			}
+			return img, strings.Fields(desc.Annotations[annotationSeedTags]), true
+		}
+	}
+	return nil, nil, false
 }
 
 // store writes img into the cache in place of the recipe's older entry and
