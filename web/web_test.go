@@ -1,0 +1,230 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/a-h/templ"
+
+	"github.com/layerlab/layerlab/examples"
+	"github.com/layerlab/layerlab/web"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func catalog(t *testing.T) *examples.Catalog {
+	t.Helper()
+	c, err := examples.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func render(t *testing.T, c templ.Component) (string, *goquery.Document) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("parse the page: %v", err)
+	}
+	return buf.String(), doc
+}
+
+func byTestID(id string) string { return `[data-testid="` + id + `"]` }
+
+func texts(sel *goquery.Selection) []string {
+	var out []string
+	sel.Each(func(_ int, s *goquery.Selection) { out = append(out, strings.TrimSpace(s.Text())) })
+	return out
+}
+
+func attrs(sel *goquery.Selection, name string) []string {
+	var out []string
+	sel.Each(func(_ int, s *goquery.Selection) { out = append(out, s.AttrOr(name, "")) })
+	return out
+}
+
+var hashedAsset = regexp.MustCompile(`^/static/[a-z/]+\.[0-9a-f]{10}\.(css|js|svg)$`)
+
+func TestHome(t *testing.T) {
+	html, doc := render(t, web.Home(catalog(t).All()))
+
+	tests := []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"cards", attrs(doc.Find(byTestID("example-card")), "data-example"),
+			[]string{"multi-stage", "copy-order"}},
+		{"titles", texts(doc.Find(byTestID("example-title"))),
+			[]string{"One stage or two", "COPY order and the cache"}},
+		{"network badges", texts(doc.Find(byTestID("example-network"))), []string{"offline", "offline"}},
+		{"open links", attrs(doc.Find(byTestID("example-open")), "href"),
+			[]string{"/lab?example=multi-stage", "/lab?example=copy-order"}},
+		{"variant links", attrs(doc.Find(byTestID("variant-link")), "href"), []string{
+			"/lab?example=multi-stage&variant=single-stage",
+			"/lab?example=multi-stage&variant=multi-stage",
+			"/lab?example=copy-order&variant=copy-all-first",
+			"/lab?example=copy-order&variant=deps-first",
+		}},
+		{"current page", attrs(doc.Find(`nav a[aria-current="page"]`), "href"), []string{"/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Join(tt.got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+
+	for _, href := range append(attrs(doc.Find(`link[rel]`), "href"), attrs(doc.Find("img"), "src")...) {
+		if !hashedAsset.MatchString(href) {
+			t.Errorf("asset %q is not served under a hashed name", href)
+		}
+	}
+	golden(t, "home.html", html)
+}
+
+func TestLab(t *testing.T) {
+	c := catalog(t)
+	for _, ex := range c.All() {
+		for _, v := range ex.Variants {
+			t.Run(ex.ID+"/"+v.Name, func(t *testing.T) {
+				_, doc := render(t, web.Lab(web.LabProps{Example: ex, Variant: v}))
+				checkLab(t, doc, ex, v)
+			})
+		}
+	}
+}
+
+func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v examples.Variant) {
+	t.Helper()
+	one := func(id string) *goquery.Selection {
+		t.Helper()
+		sel := doc.Find(byTestID(id))
+		if sel.Length() != 1 {
+			t.Fatalf("%d elements with data-testid %q, want 1", sel.Length(), id)
+		}
+		return sel
+	}
+
+	if got := one("lab-title").Text(); got != ex.Title {
+		t.Errorf("title %q, want %q", got, ex.Title)
+	}
+	if got := doc.Find(byTestID("variant-tab") + `[aria-current="page"]`).AttrOr("data-variant", ""); got != v.Name {
+		t.Errorf("current variant tab %q, want %q", got, v.Name)
+	}
+
+	paths := attrs(doc.Find(byTestID("file-list")+" "+byTestID("file")), "data-path")
+	if len(paths) != len(v.Files) || paths[0] != v.Dockerfile {
+		t.Errorf("file list %q: want the %d files, %s first", paths, len(v.Files), v.Dockerfile)
+	}
+	if got := one("editor").Text(); got != v.Files[v.Dockerfile] {
+		t.Errorf("editor holds %q, want the Dockerfile", got)
+	}
+	lines := strings.Count(v.Files[v.Dockerfile], "\n") + 1
+	if got := one("editor-gutter").Children().Length(); got != lines {
+		t.Errorf("gutter has %d lines, want %d", got, lines)
+	}
+	if got := one("dockerfile-select").Find("option[selected]").AttrOr("value", ""); got != v.Dockerfile {
+		t.Errorf("selected Dockerfile %q, want %q", got, v.Dockerfile)
+	}
+	if got := one("target-input").AttrOr("value", ""); got != v.Target {
+		t.Errorf("target %q, want %q", got, v.Target)
+	}
+	if got := one("lesson").Text(); got != ex.Lesson {
+		t.Errorf("lesson %q, want %q", got, ex.Lesson)
+	}
+	if got, want := doc.Find(byTestID("scenario")).Length() == 1, ex.Scenario != nil; got != want {
+		t.Errorf("scenario shown %v, want %v", got, want)
+	}
+	one("build-button")
+	if got := one("build-status").AttrOr("data-status", ""); got != "idle" {
+		t.Errorf("status %q before any build, want idle", got)
+	}
+
+	for _, id := range []string{"tpl-file-row", "tpl-arg-row", "tpl-stage", "tpl-step", "tpl-warning"} {
+		if doc.Find("template#"+id).Length() != 1 {
+			t.Errorf("no <template id=%q> for the script", id)
+		}
+	}
+	if src := doc.Find("script[src]").AttrOr("src", ""); !hashedAsset.MatchString(src) {
+		t.Errorf("script src %q is not a hashed asset", src)
+	}
+
+	var data struct {
+		Example    string            `json:"example"`
+		Variant    string            `json:"variant"`
+		Files      map[string]string `json:"files"`
+		Dockerfile string            `json:"dockerfile"`
+	}
+	if err := json.Unmarshal([]byte(doc.Find("script#lab-data").Text()), &data); err != nil {
+		t.Fatalf("lab data: %v", err)
+	}
+	if data.Example != ex.ID || data.Variant != v.Name || data.Dockerfile != v.Dockerfile ||
+		!maps.Equal(data.Files, v.Files) {
+		t.Errorf("lab data %+v does not match the variant", data)
+	}
+}
+
+func TestLabEscapesContent(t *testing.T) {
+	ex := examples.Example{ID: "x", Title: "<b>title</b>", Lesson: "l", Variants: []examples.Variant{{
+		Name: "v", Dockerfile: "Dockerfile",
+		Files: map[string]string{"Dockerfile": "FROM busybox\n</textarea><script>alert(1)</script>\n"},
+	}}}
+	html, doc := render(t, web.Lab(web.LabProps{Example: ex, Variant: ex.Variants[0]}))
+	if strings.Contains(html, "<script>alert(1)") || strings.Contains(html, "<b>title</b>") {
+		t.Error("file content or title reached the page unescaped")
+	}
+	if got := doc.Find(byTestID("editor")).Text(); got != ex.Variants[0].Files["Dockerfile"] {
+		t.Errorf("editor holds %q", got)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	_, doc := render(t, web.NotFound(`There is no example "nope".`))
+	if got := doc.Find(byTestID("not-found-message")).Text(); got != `There is no example "nope".` {
+		t.Errorf("message %q", got)
+	}
+	if got := doc.Find("title").Text(); got != "Not found · layerlab" {
+		t.Errorf("title %q", got)
+	}
+}
+
+// golden compares a page with testdata/name, asset hashes left out so that
+// a change of style does not touch the golden file.
+func golden(t *testing.T, name, html string) {
+	t.Helper()
+	html = regexp.MustCompile(`\.[0-9a-f]{10}\.(css|js|svg)`).ReplaceAllString(html, ".HASH.$1")
+	html = strings.ReplaceAll(html, "><", ">\n<")
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(html), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (go test ./web -update writes it): %v", err)
+	}
+	if html != string(want) {
+		t.Errorf("%s differs from the rendered page; go test ./web -update rewrites it, "+
+			"then read the diff:\n%s", path, html)
+	}
+}
