@@ -124,7 +124,8 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 	if got := one("lab-title").Text(); got != ex.Title {
 		t.Errorf("title %q, want %q", got, ex.Title)
 	}
-	if got := doc.Find(byTestID("variant-tab") + `[aria-current="page"]`).AttrOr("data-variant", ""); got != v.Name {
+	tab := doc.Find(byTestID("variant-tab") + `[aria-current="page"]`)
+	if got := tab.AttrOr("data-variant", ""); got != v.Name {
 		t.Errorf("current variant tab %q, want %q", got, v.Name)
 	}
 
