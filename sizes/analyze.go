@@ -28,7 +28,11 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 		return nil, fmt.Errorf("list layers: %w", err)
 	}
 
-	scans, err := scanLayers(ctx, layers)
+	if n := len(cfg.RootFS.DiffIDs); n != len(layers) {
+		return nil, fmt.Errorf("image config lists %d diff ids for %d layers", n, len(layers))
+	}
+
+	scans, err := scanLayers(ctx, layers, cfg.RootFS.DiffIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +61,13 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 
 // scanLayers reads the layers concurrently, one per core: reading is bound by
 // decompression or compression, which use one core per stream.
-func scanLayers(ctx context.Context, layers []v1.Layer) ([]*layerScan, error) {
+func scanLayers(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) ([]*layerScan, error) {
 	scans := make([]*layerScan, len(layers))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
 		g.Go(func() error {
-			s, err := scanLayer(ctx, l)
+			s, err := scanLayer(ctx, l, diffIDs[i])
 			if err != nil {
 				return fmt.Errorf("read layer %d: %w", i, err)
 			}

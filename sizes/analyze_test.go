@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/layerlab/layerlab/sizes"
 	"github.com/layerlab/layerlab/sizes/internal/fixture"
 )
@@ -35,6 +37,27 @@ func mixedImage() fixture.Image {
 	}}
 }
 
+// writeWithGGCR returns a writer of mixedImage as go-containerregistry's
+// tarball package writes docker archives: gzip layers named <digest>.tar.gz
+// and no OCI index, so Open has to let go-containerregistry hash them.
+func writeWithGGCR(t *testing.T) func(string) error {
+	return func(p string) error {
+		src := filepath.Join(t.TempDir(), "layout")
+		if err := fixture.Write(src, mixedImage(), fixture.OCILayout); err != nil {
+			return err
+		}
+		img, err := sizes.Open(src)
+		if err != nil {
+			return err
+		}
+		tag, err := name.NewTag("layerlab/fixture:ggcr")
+		if err != nil {
+			return err
+		}
+		return tarball.WriteToFile(p, tag, img)
+	}
+}
+
 func openAndAnalyze(t *testing.T, p string) *sizes.Report {
 	t.Helper()
 	img, err := sizes.Open(p)
@@ -52,20 +75,24 @@ func openAndAnalyze(t *testing.T, p string) *sizes.Report {
 // but the compressed sizes and the digests.
 func TestFormatsAgree(t *testing.T) {
 	dir := t.TempDir()
+	write := func(format fixture.Format) func(string) error {
+		return func(p string) error { return fixture.Write(p, mixedImage(), format) }
+	}
 	formats := []struct {
 		name      string
-		format    fixture.Format
+		write     func(string) error
 		estimated bool
 	}{
-		{"docker archive with gzip blobs", fixture.DockerGzip, false},
-		{"docker archive with plain tars", fixture.DockerPlain, true},
-		{"oci layout", fixture.OCILayout, false},
+		{"docker archive with gzip blobs", write(fixture.DockerGzip), false},
+		{"docker archive with plain tars", write(fixture.DockerPlain), true},
+		{"oci layout", write(fixture.OCILayout), false},
+		{"docker archive with gzip tars written by ggcr", writeWithGGCR(t), false},
 	}
 	var first *sizes.Report
 	for i, f := range formats {
 		t.Run(f.name, func(t *testing.T) {
 			p := filepath.Join(dir, f.name)
-			if err := fixture.Write(p, mixedImage(), f.format); err != nil {
+			if err := f.write(p); err != nil {
 				t.Fatal(err)
 			}
 			r := openAndAnalyze(t, p)
@@ -106,8 +133,10 @@ func TestFormatsAgree(t *testing.T) {
 }
 
 // TestCompressedSizeEstimate checks that for a layer stored plain we report
-// within 2% of what compress/gzip at its default level makes of it, which is
-// how BuildKit compresses a layer it pushes.
+// within 3% of what compress/gzip at its default level makes of it, which is
+// how BuildKit compresses a layer it pushes. (We compress with klauspost's
+// gzip, about ten times faster; it came out 0.6% larger on random bytes and
+// 2.5% larger on Go source.)
 func TestCompressedSizeEstimate(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "image.tar")
 	if err := fixture.Write(p, mixedImage(), fixture.DockerPlain); err != nil {
@@ -130,7 +159,7 @@ func TestCompressedSizeEstimate(t *testing.T) {
 			continue
 		}
 		want := gzipSize(t, layers[row.Index])
-		if math.Abs(float64(row.CompressedSize-want)) > 0.02*float64(want) {
+		if math.Abs(float64(row.CompressedSize-want)) > 0.03*float64(want) {
 			t.Errorf("layer %d: compressed size %d, compress/gzip makes %d",
 				row.Index, row.CompressedSize, want)
 		}

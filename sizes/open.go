@@ -1,12 +1,11 @@
 package sizes
 
 import (
-	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path"
+	"path/filepath"
 	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,33 +14,69 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Open reads the image at p: an OCI layout directory (BuildKit's oci
-// exporter with tar=false) or a docker archive file (docker save, BuildKit's
-// docker exporter). A layout holding several images yields the one for this
-// machine's platform; attestation manifests are skipped.
+// Open reads the image at p, which may be
+//
+//   - an OCI layout directory (BuildKit's oci exporter with tar=false);
+//   - a tar holding an OCI layout, with or without a manifest.json beside
+//     it (BuildKit's oci and docker exporters, docker save since Docker 25);
+//   - a docker archive of the older kind, with layers in <id>/layer.tar.
+//
+// A layout holding several images yields the one for this machine's
+// platform; attestation manifests are skipped. The image is meant for
+// Analyze; Open reads no layer.
 func Open(p string) (v1.Image, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
 	}
+	var img v1.Image
 	if fi.IsDir() {
-		return openLayout(p)
+		img, err = openLayout(p)
+	} else {
+		img, err = openArchive(p)
 	}
-	return openArchive(p)
+	if err != nil {
+		return nil, fmt.Errorf("open image %s: %w", p, err)
+	}
+	return img, nil
 }
 
-// openArchive opens a docker archive. go-containerregistry decides from the
-// first layer whether the archive holds gzip blobs or plain tars; in the
-// second case its layers still say they are gzip and would be compressed to
-// answer Digest or Size, so Analyze is told they are plain.
+// openLayout opens the runnable image of an OCI layout directory.
+func openLayout(dir string) (v1.Image, error) {
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read oci layout: %w", err)
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read oci layout: %w", err)
+	}
+	desc, err := pickManifest(index, lp.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return lp.Image(desc.Digest)
+}
+
+// openArchive opens a tar. One that holds an OCI layout is read through its
+// descriptors, which carry every blob's digest and size; the older docker
+// archive names no digests, so go-containerregistry has to hash each blob to
+// learn them and the image comes from its tarball package.
 func openArchive(p string) (v1.Image, error) {
+	a, err := indexArchive(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := a.members["index.json"]; ok {
+		return openOCIArchive(a)
+	}
 	img, err := tarball.ImageFromPath(p, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open docker archive %s: %w", p, err)
+		return nil, fmt.Errorf("read docker archive: %w", err)
 	}
-	plain, err := archiveHoldsPlainLayers(p)
+	plain, err := a.holdsPlainLayers()
 	if err != nil {
-		return nil, fmt.Errorf("open docker archive %s: %w", p, err)
+		return nil, err
 	}
 	if plain {
 		return plainArchive{img}, nil
@@ -49,77 +84,68 @@ func openArchive(p string) (v1.Image, error) {
 	return img, nil
 }
 
-// archiveHoldsPlainLayers peeks at the first layer of the archive's single
-// image, as go-containerregistry does, and reports whether it is a plain tar.
-func archiveHoldsPlainLayers(p string) (bool, error) {
-	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(p) })
-	if err != nil {
-		return false, fmt.Errorf("read manifest.json: %w", err)
+// pickManifest chooses the runnable image among an index's manifests,
+// descending into nested indexes: the only one, or the one for this
+// machine's platform.
+func pickManifest(index []byte, blob func(v1.Hash) ([]byte, error)) (v1.Descriptor, error) {
+	var found []v1.Descriptor
+	var walk func(raw []byte, depth int) error
+	walk = func(raw []byte, depth int) error {
+		if depth > 4 {
+			return errors.New("indexes nested too deep")
+		}
+		var im v1.IndexManifest
+		if err := json.Unmarshal(raw, &im); err != nil {
+			return fmt.Errorf("decode index: %w", err)
+		}
+		for _, d := range im.Manifests {
+			switch {
+			case d.MediaType.IsIndex():
+				child, err := blob(d.Digest)
+				if err != nil {
+					return fmt.Errorf("read index %s: %w", d.Digest, err)
+				}
+				if err := walk(child, depth+1); err != nil {
+					return err
+				}
+			case d.MediaType.IsImage() && !isAttestation(d):
+				found = append(found, d)
+			}
+		}
+		return nil
 	}
-	if len(m) != 1 {
-		return false, fmt.Errorf("archive holds %d images, want 1", len(m))
+	if err := walk(index, 0); err != nil {
+		return v1.Descriptor{}, err
 	}
-	if len(m[0].Layers) == 0 {
-		return false, nil
+	switch len(found) {
+	case 0:
+		return v1.Descriptor{}, errors.New("no image in index")
+	case 1:
+		return found[0], nil
 	}
-	head, err := archiveFileHead(p, m[0].Layers[0], 4)
-	if err != nil {
-		return false, err
+	for _, d := range found {
+		if d.Platform != nil && d.Platform.OS == runtime.GOOS &&
+			d.Platform.Architecture == runtime.GOARCH {
+			return d, nil
+		}
 	}
-	gz := len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
-	zst := len(head) >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f &&
-		head[3] == 0xfd
-	return !gz && !zst, nil
+	return v1.Descriptor{}, fmt.Errorf("index holds %d images and none for %s/%s",
+		len(found), runtime.GOOS, runtime.GOARCH)
 }
 
-// archiveFileHead returns the first n bytes of the archive member name,
-// following links between members.
-func archiveFileHead(archive, name string, n int) ([]byte, error) {
-	f, err := os.Open(archive)
-	if err != nil {
-		return nil, err
+// isAttestation tells BuildKit's provenance and SBOM manifests, which ride
+// along in an index as images of platform unknown/unknown.
+func isAttestation(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
 	}
-	defer f.Close()
-	for hops := 0; hops < 8; hops++ {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		tr := tar.NewReader(f)
-		hdr, err := findMember(tr, name)
-		if err != nil {
-			return nil, err
-		}
-		if hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink {
-			name = path.Join(path.Dir(name), hdr.Linkname)
-			continue
-		}
-		head := make([]byte, n)
-		k, err := io.ReadFull(tr, head)
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		return head[:k], nil
-	}
-	return nil, fmt.Errorf("read %s: too many links", name)
+	return d.Platform != nil && d.Platform.OS == "unknown" &&
+		d.Platform.Architecture == "unknown"
 }
 
-func findMember(tr *tar.Reader, name string) (*tar.Header, error) {
-	want := path.Clean(name)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s not found in archive", name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read archive: %w", err)
-		}
-		if path.Clean(hdr.Name) == want {
-			return hdr, nil
-		}
-	}
-}
-
-// plainArchive is a docker archive image whose layers are plain tars.
+// plainArchive is an older docker archive whose layers are plain tars.
+// go-containerregistry labels them gzip and would compress each one to
+// answer Digest or Size, so its layers tell Analyze they are plain.
 type plainArchive struct{ v1.Image }
 
 // Layers marks each layer as stored plain.
@@ -140,79 +166,6 @@ func (a plainArchive) Layers() ([]v1.Layer, error) {
 type plainLayer struct{ v1.Layer }
 
 func (plainLayer) storedPlain() bool { return true }
-
-// openLayout opens the one runnable image of an OCI layout.
-func openLayout(dir string) (v1.Image, error) {
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open oci layout %s: %w", dir, err)
-	}
-	img, err := pickImage(idx)
-	if err != nil {
-		return nil, fmt.Errorf("open oci layout %s: %w", dir, err)
-	}
-	return img, nil
-}
-
-// pickImage finds the runnable images of an index, descending into nested
-// indexes, and returns the only one or the one for this machine's platform.
-func pickImage(idx v1.ImageIndex) (v1.Image, error) {
-	var found []v1.Image
-	var platforms []*v1.Platform
-	var walk func(v1.ImageIndex) error
-	walk = func(idx v1.ImageIndex) error {
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return fmt.Errorf("read index: %w", err)
-		}
-		for _, d := range im.Manifests {
-			switch {
-			case d.MediaType.IsIndex():
-				child, err := idx.ImageIndex(d.Digest)
-				if err != nil {
-					return fmt.Errorf("open index %s: %w", d.Digest, err)
-				}
-				if err := walk(child); err != nil {
-					return err
-				}
-			case d.MediaType.IsImage() && !isAttestation(d):
-				img, err := idx.Image(d.Digest)
-				if err != nil {
-					return fmt.Errorf("open image %s: %w", d.Digest, err)
-				}
-				found = append(found, img)
-				platforms = append(platforms, d.Platform)
-			}
-		}
-		return nil
-	}
-	if err := walk(idx); err != nil {
-		return nil, err
-	}
-	switch len(found) {
-	case 0:
-		return nil, errors.New("no image in index")
-	case 1:
-		return found[0], nil
-	}
-	for i, p := range platforms {
-		if p != nil && p.OS == runtime.GOOS && p.Architecture == runtime.GOARCH {
-			return found[i], nil
-		}
-	}
-	return nil, fmt.Errorf("index holds %d images and none for %s/%s",
-		len(found), runtime.GOOS, runtime.GOARCH)
-}
-
-// isAttestation tells BuildKit's provenance and SBOM manifests, which ride
-// along in an index as images of platform unknown/unknown.
-func isAttestation(d v1.Descriptor) bool {
-	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-		return true
-	}
-	return d.Platform != nil && d.Platform.OS == "unknown" &&
-		d.Platform.Architecture == "unknown"
-}
 
 // storedPlain reports whether l is a plain tar as stored, by its media type
 // or because Open knows better than the media type.

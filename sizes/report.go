@@ -64,8 +64,10 @@ type Layer struct {
 	Size int64 `json:"size"`
 	// CompressedSize is the size of the layer's gzip (or zstd) blob as a
 	// registry stores it. When the source stores the layer uncompressed it
-	// is measured by gzip-compressing the tar at the default level, the way
-	// BuildKit compresses layers it pushes, and CompressedEstimated is set.
+	// is measured by gzip-compressing the tar at the default level, as
+	// BuildKit does for layers it pushes, and CompressedEstimated is set.
+	// The estimate comes from klauspost/compress, ten times faster than
+	// compress/gzip, whose output is 0.5 to 3% smaller.
 	CompressedSize      int64 `json:"compressedSize"`
 	CompressedEstimated bool  `json:"compressedEstimated,omitempty"`
 	// Files counts the layer's entries that are not directories or

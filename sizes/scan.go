@@ -65,14 +65,14 @@ const readBuffer = 1 << 20
 // through Uncompressed and compressed on the way to measure its gzip size;
 // any other layer is read as stored through Compressed, so that a source
 // which already holds the blob never has it recompressed.
-func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
+//
+// diffID comes from the image config: asking the layer would make
+// go-containerregistry decompress and hash it for sources that do not
+// record it, a second pass over every byte.
+func scanLayer(ctx context.Context, l v1.Layer, diffID v1.Hash) (*layerScan, error) {
 	mt, err := l.MediaType()
 	if err != nil {
 		return nil, fmt.Errorf("media type: %w", err)
-	}
-	diffID, err := l.DiffID()
-	if err != nil {
-		return nil, fmt.Errorf("diff id: %w", err)
 	}
 	plain := storedPlain(l, mt)
 	if plain && !storedUncompressed(mt) {
@@ -145,15 +145,15 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 	}
 
 	var src io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	switch compressionOf(magic) {
+	case "gzip":
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("open gzip stream: %w", err)
 		}
 		defer zr.Close()
 		src = zr
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return fmt.Errorf("open zstd stream: %w", err)
@@ -180,6 +180,17 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 			s.digest, counted.n, size)
 	}
 	return nil
+}
+
+// compressionOf names the compression a blob starts with, or "" for none.
+func compressionOf(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "gzip"
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd"
+	}
+	return ""
 }
 
 // walk reads the tar stream to its end, including any padding after the
