@@ -105,7 +105,8 @@ func loadArchive(path string, want *Ref) ([]taggedImage, func(), error) {
 	}
 	if fi.IsDir() {
 		if _, err := os.Stat(filepath.Join(path, "oci-layout")); err != nil {
-			return nil, nothing, errors.New("directory is not an OCI image layout (no oci-layout file)")
+			return nil, nothing, errors.New(
+				"directory is not an OCI image layout (no oci-layout file)")
 		}
 		imgs, err := loadLayout(path, want)
 		return imgs, nothing, err

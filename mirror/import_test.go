@@ -305,6 +305,7 @@ func TestImportKinds(t *testing.T) {
 
 func TestImportRejectsBadArchives(t *testing.T) {
 	amd64 := testImage(t, map[string]string{"a": "b"}, "linux", "amd64")
+	arm64 := testImage(t, map[string]string{"a": "b"}, "linux", "arm64")
 	good := writeDockerArchive(t, amd64, "good:1")
 	raw, err := os.ReadFile(good)
 	if err != nil {
@@ -340,7 +341,7 @@ func TestImportRejectsBadArchives(t *testing.T) {
 		{name: "rootfs without name", path: writeRootfsTar(t, map[string]string{"x": "y"}, false),
 			err: "needs --name NAME:TAG"},
 		{name: "wrong platform", ref: "arm:1",
-			path: writeDockerArchive(t, testImage(t, map[string]string{"a": "b"}, "linux", "arm64"), "arm:1"),
+			path: writeDockerArchive(t, arm64, "arm:1"),
 			err:  "platform is linux/arm64; the mirror serves linux/amd64 only"},
 		{name: "not a docker.io name", path: good, ref: "ghcr.io/x/y:1", err: "docker.io names only"},
 		{name: "directory without layout", path: plainDir, err: "not an OCI image layout"},

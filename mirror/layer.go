@@ -84,7 +84,8 @@ func (w *layerWriter) file(name string, mode int64, data string) error {
 }
 
 func (w *layerWriter) symlink(name, target string) error {
-	return w.add(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}, nil)
+	hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}
+	return w.add(hdr, nil)
 }
 
 func (w *layerWriter) close() error {

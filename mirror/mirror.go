@@ -78,10 +78,7 @@ func Open(dir string, log *slog.Logger) (*Mirror, error) {
 		if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
 			return nil
 		}
-		if err := writeFileAtomic(dir, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-			return err
-		}
-		return writeIndex(dir, &v1.IndexManifest{SchemaVersion: 2, MediaType: ociIndexType})
+		return newLayout(dir)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open mirror %s: %w", dir, err)
@@ -250,7 +247,9 @@ func replaceRef(descs []v1.Descriptor, desc v1.Descriptor) []v1.Descriptor {
 		}
 	}
 	out = append(out, desc)
-	sort.SliceStable(out, func(i, j int) bool { return refOf(out[i]).String() < refOf(out[j]).String() })
+	sort.SliceStable(out, func(i, j int) bool {
+		return refOf(out[i]).String() < refOf(out[j]).String()
+	})
 	return out
 }
 
@@ -346,6 +345,15 @@ func (m *Mirror) withLock(how int, fn func() error) error {
 }
 
 const ociIndexType = "application/vnd.oci.image.index.v1+json"
+
+// newLayout writes the two files of an empty OCI image layout.
+func newLayout(dir string) error {
+	err := writeFileAtomic(dir, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	if err != nil {
+		return err
+	}
+	return writeIndex(dir, &v1.IndexManifest{SchemaVersion: 2, MediaType: ociIndexType})
+}
 
 func readIndex(dir string) (*v1.IndexManifest, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))

@@ -92,7 +92,8 @@ func TestSeedBusyboxServeAndPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "busybox:" + upstreamVersion(version)
-	if !strings.Contains(strings.Join(tags, " "), want) || !strings.Contains(strings.Join(tags, " "), "busybox:latest") {
+	all := strings.Join(tags, " ")
+	if !strings.Contains(all, want) || !strings.Contains(all, "busybox:latest") {
 		t.Fatalf("seeded tags %v, want %s and busybox:latest", tags, want)
 	}
 
@@ -116,7 +117,8 @@ func TestSeedBusyboxServeAndPull(t *testing.T) {
 		t.Errorf("created %s, want %s", cf.Created.Time, Epoch)
 	}
 	files := layerFiles(t, img)
-	for _, f := range []string{"bin/busybox", "bin/sh", "etc/passwd", "etc/group", "tmp/", "usr/bin/env"} {
+	for _, f := range []string{"bin/busybox", "bin/sh", "etc/passwd", "etc/group", "tmp/",
+		"usr/bin/env"} {
 		if _, ok := files[f]; !ok {
 			t.Errorf("image lacks %s", f)
 		}
@@ -128,10 +130,35 @@ func TestSeedBusyboxServeAndPull(t *testing.T) {
 
 func TestSeedIsReproducible(t *testing.T) {
 	// Two data directories and two caches: nothing is shared but the recipe.
-	a := seedBusybox(t, mustOpen(t), t.TempDir())
-	b := seedBusybox(t, mustOpen(t), t.TempDir())
-	if a[0].Digest != b[0].Digest {
-		t.Fatalf("two seeds gave %s and %s", a[0].Digest, b[0].Digest)
+	var layers [2][]string
+	var digests [2]v1.Hash
+	for i := range layers {
+		m := mustOpen(t)
+		digests[i] = seedBusybox(t, m, t.TempDir())[0].Digest
+		addr, _ := mustServe(t, m)
+		img := pull(t, addr, "busybox:latest")
+		mf, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range mf.Layers {
+			layers[i] = append(layers[i], l.Digest.String())
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two seeds gave manifests %s and %s", digests[0], digests[1])
+	}
+	if strings.Join(layers[0], " ") != strings.Join(layers[1], " ") {
+		t.Errorf("two seeds gave layers %v and %v", layers[0], layers[1])
+	}
+}
+
+func TestMissingHostPackageNamesIt(t *testing.T) {
+	_, err := hostPackage(context.Background(), "layerlab-no-such-package")
+	want := "Debian's layerlab-no-such-package package is not installed on this machine " +
+		"(apt-get install layerlab-no-such-package)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v, want %q", err, want)
 	}
 }
 
@@ -233,7 +260,8 @@ func TestRemoveCollectsBlobs(t *testing.T) {
 		}
 	}
 	err = m.Remove("busybox:latest")
-	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "busybox:latest is not in the mirror") {
+	if !errors.Is(err, os.ErrNotExist) ||
+		!strings.Contains(err.Error(), "busybox:latest is not in the mirror") {
 		t.Fatalf("second remove: %v", err)
 	}
 }
@@ -243,7 +271,8 @@ func TestParseRef(t *testing.T) {
 		in, want, full, err string
 	}{
 		{in: "busybox", want: "busybox:latest", full: "docker.io/library/busybox:latest"},
-		{in: "debian:bookworm-slim", want: "debian:bookworm-slim", full: "docker.io/library/debian:bookworm-slim"},
+		{in: "debian:bookworm-slim", want: "debian:bookworm-slim",
+			full: "docker.io/library/debian:bookworm-slim"},
 		{in: "docker.io/library/node:22", want: "node:22", full: "docker.io/library/node:22"},
 		{in: "index.docker.io/someone/app:1", want: "someone/app:1", full: "docker.io/someone/app:1"},
 		{in: "ghcr.io/someone/app:1", err: "docker.io names only"},
@@ -322,5 +351,51 @@ func TestDebianMirrorFromAptSources(t *testing.T) {
 	if _, err := debianMirrorIn(t.TempDir(), "bookworm"); err == nil ||
 		!strings.Contains(err.Error(), "no apt source for Debian bookworm") {
 		t.Fatalf("empty apt dir: %v", err)
+	}
+}
+
+// TestSeedDebian runs debootstrap against the Debian mirror this machine's apt
+// uses (about half a minute), unless the machine's seed cache has the image.
+func TestSeedDebian(t *testing.T) {
+	m := mustOpen(t)
+	imgs, err := m.Seed(context.Background(), []string{"debian"}, SeedOptions{})
+	if err != nil {
+		t.Fatalf("seed debian (Debian's debootstrap must be installed): %v", err)
+	}
+	var tags []string
+	for _, img := range imgs {
+		tags = append(tags, img.Ref.String())
+	}
+	if len(tags) != 3 || tags[0] != "debian:bookworm-slim" || tags[1] != "debian:12-slim" ||
+		!strings.HasPrefix(tags[2], "debian:12.") {
+		t.Fatalf("tags %v, want debian:bookworm-slim, debian:12-slim, debian:12.N-slim", tags)
+	}
+
+	addr, _ := mustServe(t, m)
+	img := pull(t, addr, "debian:bookworm-slim")
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.OS != "linux" || cf.Architecture != "amd64" {
+		t.Errorf("platform %s/%s, want linux/amd64", cf.OS, cf.Architecture)
+	}
+	files := layerFiles(t, img)
+	for _, want := range []string{"usr/bin/bash", "usr/bin/apt-get", "etc/debian_version",
+		"etc/dpkg/dpkg.cfg.d/layerlab-slim", "usr/share/doc/bash/copyright", "tmp/"} {
+		if _, ok := files[want]; !ok {
+			t.Errorf("image lacks %s", want)
+		}
+	}
+	for name := range files {
+		for _, gone := range []string{"var/lib/apt/lists/deb", "usr/share/man/", "var/log/dpkg",
+			"usr/share/doc/bash/README", "etc/hostname", "dev/null"} {
+			if strings.HasPrefix(name, gone) && name != gone {
+				t.Errorf("image still has %s", name)
+			}
+		}
+	}
+	if got := strings.TrimSpace(files["etc/debian_version"]); "debian:"+got+"-slim" != tags[2] {
+		t.Errorf("debian_version %q does not match tag %s", got, tags[2])
 	}
 }

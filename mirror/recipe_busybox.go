@@ -97,8 +97,8 @@ func writeBusyboxTree(w *layerWriter, bin *os.File, size int64, applets []string
 	entries := []entry{
 		{name: "bin/busybox", mode: 0o755, binary: true},
 		{name: "etc/group", mode: 0o644, data: "root:x:0:\nnogroup:x:65534:\n"},
-		{name: "etc/passwd", mode: 0o644,
-			data: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+		{name: "etc/passwd", mode: 0o644, data: "root:x:0:0:root:/root:/bin/sh\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
 	}
 	for _, d := range []string{"bin", "dev", "etc", "home", "proc", "sbin", "sys", "usr",
 		"usr/bin", "usr/sbin", "var"} {
@@ -122,7 +122,8 @@ func writeBusyboxTree(w *layerWriter, bin *os.File, size int64, applets []string
 		case e.link != "":
 			err = w.symlink(e.name, e.link)
 		case e.binary:
-			err = w.add(&tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: e.mode, Size: size}, bin)
+			hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: e.mode, Size: size}
+			err = w.add(hdr, bin)
 		default:
 			err = w.file(e.name, e.mode, e.data)
 		}

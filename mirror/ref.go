@@ -28,7 +28,8 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("image name %q: %w", s, err)
 	}
 	if reg := t.RegistryStr(); reg != name.DefaultRegistry && reg != "docker.io" {
-		return Ref{}, fmt.Errorf("image name %q: the mirror serves docker.io names only, not %s", s, reg)
+		return Ref{}, fmt.Errorf("image name %q: the mirror serves docker.io names only, not %s",
+			s, reg)
 	}
 	return Ref{Repository: t.RepositoryStr(), Tag: t.TagStr()}, nil
 }

@@ -105,7 +105,8 @@ func (m *Mirror) Seed(ctx context.Context, names []string, opts SeedOptions) ([]
 			continue // a base built only for another image
 		}
 		for _, tag := range tags {
-			tagged = append(tagged, taggedImage{ref: Ref{Repository: r.Repository, Tag: tag}, img: img})
+			ref := Ref{Repository: r.Repository, Tag: tag}
+			tagged = append(tagged, taggedImage{ref: ref, img: img})
 		}
 	}
 	if err := m.addImages(tagged); err != nil {
@@ -132,7 +133,8 @@ func planSeed(names []string) ([]Recipe, error) {
 	mark = func(n string) error {
 		i := slices.IndexFunc(Recipes, func(r Recipe) bool { return r.Name == n })
 		if i < 0 {
-			return fmt.Errorf("seed: no image called %q; known: %s", n, strings.Join(RecipeNames(), ", "))
+			return fmt.Errorf("seed: no image called %q; known: %s",
+				n, strings.Join(RecipeNames(), ", "))
 		}
 		want[n] = true
 		if b := Recipes[i].Base; b != "" {
@@ -185,11 +187,7 @@ func openCache(dir string) (*seedCache, error) {
 	}
 	c := &seedCache{dir: dir, lock: f}
 	if _, err := os.Stat(filepath.Join(ldir, "index.json")); err != nil {
-		err = writeFileAtomic(ldir, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-		if err == nil {
-			err = writeIndex(ldir, &v1.IndexManifest{SchemaVersion: 2, MediaType: ociIndexType})
-		}
-		if err != nil {
+		if err := newLayout(ldir); err != nil {
 			c.unlock()
 			return nil, fmt.Errorf("open seed cache: %w", err)
 		}

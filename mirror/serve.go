@@ -99,7 +99,8 @@ func checkLoopback(addr string) error {
 		return fmt.Errorf("address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("address %q: the mirror listens on a loopback IP only, such as 127.0.0.1", addr)
+		return fmt.Errorf("address %q: the mirror listens on a loopback IP only, such as 127.0.0.1",
+			addr)
 	}
 	return nil
 }
