@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +175,54 @@ func TestFailedStepMarksLine(t *testing.T) {
 		.map((p) => p.textContent).join('')`)
 	if log != "failing\n" {
 		t.Errorf("failed step's log %q, want %q", log, "failing\n")
+	}
+	b.CheckNoErrors(t)
+}
+
+// TestReconnectMidBuild drops the page's socket while the real worker runs
+// the slow step: the page must reconnect with ?after= and end up with every
+// event of the build exactly once.
+func TestReconnectMidBuild(t *testing.T) {
+	a := labtest.App(t)
+	b := browser.Start(t)
+	b.Do(t, 20*time.Second,
+		chromedp.Navigate(a.URL()+"/lab?example=copy-order&variant=copy-all-first"),
+		chromedp.WaitVisible(browser.ByTestID("build-button")),
+	)
+	// A fresh command, so that no earlier test left it cached.
+	browser.Eval[bool](t, b, `(() => {
+		const ed = document.querySelector('[data-testid="editor"]');
+		ed.value = 'FROM busybox\nRUN echo before && sleep 2 && echo after-' + Date.now() + '\n';
+		ed.dispatchEvent(new Event('input'));
+		return true;
+	})()`)
+	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
+	b.WaitFor(t, buildTimeout, "the slow step to run",
+		`document.querySelector('[data-testid="step"][data-state="running"] [data-testid="step-index"]')?.textContent === '2/2'`)
+	browser.Eval[bool](t, b, `(window.layerlab.dropConnection(), true)`)
+	b.WaitFor(t, buildTimeout, "the build to succeed", statusIs+`'succeeded'`)
+
+	type stats struct {
+		Events, Repeats, Connects, LastSeq int
+		BuildID                            string
+	}
+	got := browser.Eval[stats](t, b, `window.layerlab.stats()`)
+	run, ok := a.Runner().Get(got.BuildID)
+	if !ok {
+		t.Fatalf("the server has no build %q", got.BuildID)
+	}
+	n := run.Events.Len()
+	if got.Connects < 2 || got.Events != n || got.LastSeq != n || got.Repeats != 0 {
+		t.Errorf("page stats %+v; want 2 or more connections, %d events, last seq %d, no repeats", got, n, n)
+	}
+	steps := browser.Eval[[]stepRow](t, b, readSteps)
+	if len(steps) != 2 {
+		t.Errorf("%d steps on the page, want 2: %+v", len(steps), steps)
+	}
+	log := browser.Eval[string](t, b, `document.querySelector(
+		'[data-stage="stage-0"] [data-testid="step"]:last-child [data-testid="step-log"]').textContent`)
+	if strings.Count(log, "before\n") != 1 || strings.Count(log, "after-") != 1 {
+		t.Errorf("slow step's log %q: want each line once", log)
 	}
 	b.CheckNoErrors(t)
 }

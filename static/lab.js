@@ -267,6 +267,13 @@
 	for (const type of ['keyup', 'click', 'focus']) {
 		els.editor.addEventListener(type, showCaret);
 	}
+	// Ctrl+Enter (Cmd+Enter on a Mac) builds from wherever the person types.
+	els.editor.addEventListener('keydown', (ev) => {
+		if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !els.buildButton.disabled) {
+			ev.preventDefault();
+			els.buildForm.requestSubmit();
+		}
+	});
 
 	// Marks point at Dockerfile lines: the failure's and the warnings'. They
 	// belong to the Dockerfile that was built, and show only while it is open.
@@ -687,8 +694,8 @@
 	// follow reads a build's events from its WebSocket. When the socket drops
 	// before the result, it connects again asking only for the events after
 	// the last one it applied, so none is shown twice and none is missed.
-	function follow(path) {
-		const s = { path, lastSeq: 0, socket: null, done: false, failures: 0, timer: 0, stopped: false };
+	function follow(id, path) {
+		const s = { id, path, lastSeq: 0, socket: null, done: false, failures: 0, timer: 0, stopped: false };
 		s.stop = () => {
 			s.stopped = true;
 			clearTimeout(s.timer);
@@ -785,7 +792,11 @@
 			els.buildButton.disabled = false;
 			return;
 		}
-		stream = follow(answer.events);
+		stream = follow(answer.id, answer.events);
+		// On a narrow screen the output sits below the lesson; bring it up.
+		if (els.buildOutput.getBoundingClientRect().top > window.innerHeight) {
+			els.buildOutput.scrollIntoView({ block: 'start' });
+		}
 	}
 
 	els.buildForm.addEventListener('submit', (ev) => {
@@ -795,7 +806,7 @@
 
 	// The browser tests read the counters and drop the socket on purpose.
 	window.layerlab = {
-		stats: () => ({ ...stats, lastSeq: stream ? stream.lastSeq : 0 }),
+		stats: () => ({ ...stats, buildId: stream ? stream.id : '', lastSeq: stream ? stream.lastSeq : 0 }),
 		dropConnection: () => stream && stream.socket && stream.socket.close(4000, 'dropped on purpose'),
 	};
 
