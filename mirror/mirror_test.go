@@ -399,3 +399,30 @@ func TestSeedDebian(t *testing.T) {
 		t.Errorf("debian_version %q does not match tag %s", got, tags[2])
 	}
 }
+
+func TestSeedGoesOnPastAFailure(t *testing.T) {
+	saved := Recipes
+	t.Cleanup(func() { Recipes = saved })
+	broken := Recipe{
+		Name:       "broken",
+		Repository: "library/broken",
+		Key: func(context.Context, *Env) (string, error) {
+			return "", errors.New("no such toolchain")
+		},
+	}
+	onBroken := Recipe{Name: "onbroken", Repository: "library/onbroken", Base: "broken"}
+	Recipes = []Recipe{broken, onBroken, busyboxRecipe}
+
+	m := mustOpen(t)
+	imgs, err := m.Seed(context.Background(), nil, SeedOptions{CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "seed broken: no such toolchain") ||
+		!strings.Contains(err.Error(), "seed onbroken: its base broken is missing") {
+		t.Fatalf("err %v, want both failures named", err)
+	}
+	if len(imgs) == 0 || imgs[0].Ref.Name() != "busybox" {
+		t.Fatalf("seeded %v, want busybox despite the failures", imgs)
+	}
+	if _, err := m.Lookup("busybox:latest"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -73,8 +74,9 @@ func RecipeNames() []string {
 }
 
 // Seed builds the named images (all of Recipes when names is empty), or takes
-// them from the cache, and tags them in the mirror. It returns the tags it
-// wrote.
+// them from the cache, and tags each in the mirror as soon as it is ready. An
+// image that fails to build does not stop the others, except those built on
+// it; Seed then returns what it wrote along with the joined errors.
 func (m *Mirror) Seed(ctx context.Context, names []string, opts SeedOptions) ([]Image, error) {
 	plan, err := planSeed(names)
 	if err != nil {
@@ -90,37 +92,59 @@ func (m *Mirror) Seed(ctx context.Context, names []string, opts SeedOptions) ([]
 	defer c.unlock()
 
 	built := map[string]v1.Image{}
-	var tagged []taggedImage
+	var out []Image
+	var errs []error
 	for _, r := range plan {
-		start := time.Now()
-		img, tags, cached, err := c.image(ctx, r, built[r.Base], opts.Rebuild, m.log)
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		if r.Base != "" && built[r.Base] == nil {
+			errs = append(errs, fmt.Errorf("seed %s: its base %s is missing", r.Name, r.Base))
+			continue
+		}
+		imgs, img, err := m.seedOne(ctx, c, r, built[r.Base], opts.Rebuild,
+			len(names) == 0 || slices.Contains(names, r.Name))
 		if err != nil {
-			return nil, fmt.Errorf("seed %s: %w", r.Name, err)
+			errs = append(errs, fmt.Errorf("seed %s: %w", r.Name, err))
+			continue
 		}
 		built[r.Name] = img
-		digest, _ := img.Digest()
-		m.log.Info("seed image ready", "image", r.Name, "digest", digest.String(),
-			"cached", cached, "tags", strings.Join(tags, ","), "duration", time.Since(start))
-		if len(names) > 0 && !slices.Contains(names, r.Name) {
-			continue // a base built only for another image
-		}
-		for _, tag := range tags {
-			ref := Ref{Repository: r.Repository, Tag: tag}
-			tagged = append(tagged, taggedImage{ref: ref, img: img})
-		}
+		out = append(out, imgs...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// seedOne gets the recipe's image from the cache or builds it, and tags it
+// in the mirror unless it is only the base of another image.
+func (m *Mirror) seedOne(ctx context.Context, c *seedCache, r Recipe, base v1.Image,
+	rebuild, tag bool) ([]Image, v1.Image, error) {
+	start := time.Now()
+	img, tags, cached, err := c.image(ctx, r, base, rebuild, m.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	digest, _ := img.Digest()
+	m.log.Info("seed image ready", "image", r.Name, "digest", digest.String(),
+		"cached", cached, "tags", strings.Join(tags, ","), "duration", time.Since(start))
+	if !tag {
+		return nil, img, nil
+	}
+	var tagged []taggedImage
+	for _, t := range tags {
+		tagged = append(tagged, taggedImage{ref: Ref{Repository: r.Repository, Tag: t}, img: img})
 	}
 	if err := m.addImages(tagged); err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
+		return nil, nil, err
 	}
 	var out []Image
 	for _, t := range tagged {
-		img, err := m.Lookup(t.ref.String())
+		got, err := m.Lookup(t.ref.String())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, img)
+		out = append(out, got)
 	}
-	return out, nil
+	return out, img, nil
 }
 
 // planSeed orders the recipes to run: the named ones and their bases.

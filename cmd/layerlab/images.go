@@ -92,10 +92,10 @@ func imagesCommand(ctx context.Context, args []string, out io.Writer, log *slog.
 		return printImages(out, imgs, *noTrunc)
 	case "seed":
 		imgs, err := m.Seed(ctx, pos, mirror.SeedOptions{CacheDir: *cacheDir, Rebuild: *rebuild})
-		if err != nil {
-			return err
+		if len(imgs) > 0 {
+			printImages(out, imgs, false)
 		}
-		return printImages(out, imgs, false)
+		return err
 	case "import":
 		if len(pos) != 1 {
 			return errors.New("images import: want exactly one FILE")
