@@ -226,3 +226,39 @@ func TestReconnectMidBuild(t *testing.T) {
 	}
 	b.CheckNoErrors(t)
 }
+
+// TestLintWarningMarksLine builds a Dockerfile that BuildKit's linter
+// complains about: the warning is listed with its line, and the editor
+// marks the line.
+func TestLintWarningMarksLine(t *testing.T) {
+	a := labtest.App(t)
+	b := browser.Start(t)
+	b.Do(t, 20*time.Second,
+		chromedp.Navigate(a.URL()+"/lab?example=copy-order"),
+		chromedp.WaitVisible(browser.ByTestID("build-button")),
+	)
+	browser.Eval[bool](t, b, `(() => {
+		const ed = document.querySelector('[data-testid="editor"]');
+		ed.value = 'FROM busybox AS base\nRUN echo hi > /hi\n\nFROM busybox AS Final\nCOPY --from=base /hi /hi\n';
+		ed.dispatchEvent(new Event('input'));
+		return true;
+	})()`)
+	build(t, b, "succeeded")
+	b.Screenshot(t, "e2e-lint-warning")
+
+	type warning struct{ Rule, Line string }
+	got := browser.Eval[[]warning](t, b, `Array.from(document.querySelectorAll('[data-testid="warning"]'))
+		.map((w) => ({
+			rule: w.querySelector('[data-testid="warning-rule"]').textContent,
+			line: w.querySelector('[data-testid="warning-line"]').textContent,
+		}))`)
+	if len(got) != 1 || got[0] != (warning{Rule: "StageNameCasing", Line: "line 4"}) {
+		t.Errorf("warnings %+v, want StageNameCasing on line 4", got)
+	}
+	marked := browser.Eval[[]string](t, b,
+		`Array.from(document.querySelectorAll('.gutter-line.is-warning')).map((d) => d.textContent)`)
+	if len(marked) != 1 || marked[0] != "4" {
+		t.Errorf("lines marked with a warning: %q, want [4]", marked)
+	}
+	b.CheckNoErrors(t)
+}
