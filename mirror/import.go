@@ -86,11 +86,11 @@ func checkImage(img v1.Image) (v1.Image, error) {
 	switch {
 	case cf.OS == "" && cf.Architecture == "":
 		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = Platform.OS, Platform.Architecture
+		cf.OS, cf.Architecture = platform.OS, platform.Architecture
 		return mutate.ConfigFile(img, cf)
-	case cf.OS != Platform.OS || cf.Architecture != Platform.Architecture:
+	case cf.OS != platform.OS || cf.Architecture != platform.Architecture:
 		return nil, fmt.Errorf("platform is %s/%s; the mirror serves %s/%s only",
-			cf.OS, cf.Architecture, Platform.OS, Platform.Architecture)
+			cf.OS, cf.Architecture, platform.OS, platform.Architecture)
 	}
 	return img, nil
 }
@@ -349,12 +349,12 @@ func layoutImage(ii v1.ImageIndex, desc v1.Descriptor) (v1.Image, error) {
 			return nil, fmt.Errorf("read image index %s: %w", desc.Digest, err)
 		}
 		for _, c := range cm.Manifests {
-			if c.MediaType.IsImage() && c.Platform != nil && c.Platform.Satisfies(Platform) {
+			if c.MediaType.IsImage() && c.Platform != nil && c.Platform.Satisfies(platform) {
 				return layoutImage(child, c)
 			}
 		}
 		return nil, fmt.Errorf("image index %s has no %s/%s image",
-			desc.Digest, Platform.OS, Platform.Architecture)
+			desc.Digest, platform.OS, platform.Architecture)
 	}
 	return nil, fmt.Errorf("index.json entry %s is a %s, not an image", desc.Digest, desc.MediaType)
 }

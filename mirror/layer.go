@@ -21,16 +21,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Epoch is the time stamped on every file, history entry and config of a
+// epoch is the time stamped on every file, history entry and config of a
 // seeded image, in the spirit of SOURCE_DATE_EPOCH: with it the digests
 // depend only on what the image contains.
-var Epoch = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
+var epoch = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // defaultPath is the PATH that Docker's official images set.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // layerWriter writes a reproducible layer: a tar with the caller's entry
-// order, every time set to Epoch and no user or group names, compressed with
+// order, every time set to epoch and no user or group names, compressed with
 // gzip into a file.
 type layerWriter struct {
 	f  *os.File
@@ -55,7 +55,7 @@ func newLayerWriter(path string) (*layerWriter, error) {
 
 // add writes one entry; body is read for regular files only.
 func (w *layerWriter) add(hdr *tar.Header, body io.Reader) error {
-	hdr.ModTime = Epoch
+	hdr.ModTime = epoch
 	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 	hdr.Uname, hdr.Gname = "", ""
 	hdr.Format = tar.FormatPAX
@@ -188,7 +188,7 @@ func tarMode(m fs.FileMode) int64 {
 // imageSpec is what a recipe says about the image around its layer.
 type imageSpec struct {
 	createdBy string    // history line, as `docker history` shows it
-	created   time.Time // Epoch when zero
+	created   time.Time // epoch when zero
 	env       []string  // replaces the base's environment when set
 	cmd       []string
 	workdir   string
@@ -196,7 +196,7 @@ type imageSpec struct {
 }
 
 // appendLayer builds an OCI image from base (nil for an empty image) plus
-// the gzip layer at path, with the platform set, every time set to Epoch,
+// the gzip layer at path, with the platform set, every time set to epoch,
 // and the config fields of spec.
 func appendLayer(base v1.Image, path string, spec imageSpec) (v1.Image, error) {
 	if base == nil {
@@ -205,7 +205,7 @@ func appendLayer(base v1.Image, path string, spec imageSpec) (v1.Image, error) {
 	}
 	created := spec.created
 	if created.IsZero() {
-		created = Epoch
+		created = epoch
 	}
 	layer, err := tarball.LayerFromFile(path, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
@@ -224,7 +224,7 @@ func appendLayer(base v1.Image, path string, spec imageSpec) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = Platform.OS, Platform.Architecture
+	cf.OS, cf.Architecture = platform.OS, platform.Architecture
 	cf.Created = v1.Time{Time: created}
 	if spec.env != nil {
 		cf.Config.Env = spec.env

@@ -7,6 +7,12 @@
 // go-containerregistry's pkg/registry, whose manifests live only in memory, so
 // the mirror pushes every manifest of the layout into it at start and again
 // whenever index.json changes.
+//
+// Images enter the mirror in two ways. Seed builds the images of Recipes
+// from what this machine can reach (Debian's packages, the npm registry, the
+// local Go toolchain), reproducibly, and keeps them in a cache shared by data
+// directories. Import takes archives people bring: docker save, OCI layouts
+// and root file system tars.
 package mirror
 
 import (
@@ -26,10 +32,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
-// Platform is the only platform the mirror stores. The worker runs
+// platform is the only platform the mirror stores. The worker runs
 // linux/amd64, and BuildKit refuses to export an image built on a base whose
 // config names no platform.
-var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+var platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 // Annotations on the descriptors of index.json. The first carries the full
 // reference as containerd and BuildKit write it; the second the bare tag, as
@@ -228,7 +234,7 @@ func descriptorFor(t taggedImage) (v1.Descriptor, error) {
 		MediaType: mt,
 		Size:      size,
 		Digest:    h,
-		Platform:  &Platform,
+		Platform:  &v1.Platform{OS: platform.OS, Architecture: platform.Architecture},
 		Annotations: map[string]string{
 			annotationImageName: t.ref.Full(),
 			annotationRefName:   t.ref.Tag,

@@ -113,8 +113,8 @@ func TestSeedBusyboxServeAndPull(t *testing.T) {
 	if cf.OS != "linux" || cf.Architecture != "amd64" {
 		t.Errorf("platform %s/%s, want linux/amd64", cf.OS, cf.Architecture)
 	}
-	if !cf.Created.Time.Equal(Epoch) {
-		t.Errorf("created %s, want %s", cf.Created.Time, Epoch)
+	if !cf.Created.Time.Equal(epoch) {
+		t.Errorf("created %s, want %s", cf.Created.Time, epoch)
 	}
 	files := layerFiles(t, img)
 	for _, f := range []string{"bin/busybox", "bin/sh", "etc/passwd", "etc/group", "tmp/",

@@ -267,7 +267,7 @@ func removeDocs(doc string) error {
 }
 
 // fixShadowDates sets the "last password change" field, which useradd fills
-// with the day of the build, to the day of Epoch.
+// with the day of the build, to the day of epoch.
 func fixShadowDates(path string) error {
 	fi, err := os.Stat(path)
 	if os.IsNotExist(err) {
@@ -280,7 +280,7 @@ func fixShadowDates(path string) error {
 	if err != nil {
 		return err
 	}
-	day := strconv.FormatInt(Epoch.Unix()/86400, 10)
+	day := strconv.FormatInt(epoch.Unix()/86400, 10)
 	lines := strings.Split(string(raw), "\n")
 	for i, line := range lines {
 		f := strings.Split(line, ":")

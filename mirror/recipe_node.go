@@ -209,7 +209,7 @@ func unpackNpmPackage(tgz string, place func(name string) string, root string) e
 // addUser adds a user and a group of the same name and id, with a home
 // directory it owns, as useradd would but with no date in /etc/shadow.
 func addUser(root, name string, id int, home string) error {
-	day := Epoch.Unix() / 86400
+	day := epoch.Unix() / 86400
 	lines := map[string]string{
 		"etc/passwd":  fmt.Sprintf("%s:x:%d:%d::%s:/bin/bash\n", name, id, id, home),
 		"etc/group":   fmt.Sprintf("%s:x:%d:\n", name, id),
