@@ -20,11 +20,12 @@ const imagesUsage = `usage: layerlab images COMMAND [flags]
 Manage the local image mirror that the build worker uses for docker.io.
 
 commands:
-  ls                       list the images in the mirror
-  seed [NAME...]           build images from this machine's packages (default: all of %s)
+  ls [--no-trunc]          list the images in the mirror
+  seed [NAME...]           build images from this machine's packages, or take them from
+                           the cache (--cache DIR, --rebuild); default all of: %s
   import FILE [--name N:T] add a docker save archive, an OCI layout (directory or tar)
                            or a root file system tar (needs --name)
-  rm NAME:TAG              remove a tag, and the blobs no other tag uses
+  rm NAME:TAG...           remove tags, and the blobs no other tag uses
   serve [--addr A]         serve the mirror alone on a loopback address until interrupted
 
 flags:
