@@ -84,6 +84,7 @@ func TestFormatsAgree(t *testing.T) {
 		estimated bool
 	}{
 		{"docker archive with gzip blobs", write(fixture.DockerGzip), false},
+		{"docker archive with zstd blobs", write(fixture.DockerZstd), false},
 		{"docker archive with plain tars", write(fixture.DockerPlain), true},
 		{"oci layout", write(fixture.OCILayout), false},
 		{"docker archive with gzip tars written by ggcr", writeWithGGCR(t), false},

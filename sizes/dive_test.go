@@ -126,6 +126,7 @@ func TestAgreesWithDive(t *testing.T) {
 		format fixture.Format
 	}{
 		{"gzip blobs", fixture.DockerGzip},
+		{"zstd blobs", fixture.DockerZstd},
 		{"plain tars", fixture.DockerPlain},
 	}
 	for _, tc := range diveCases() {

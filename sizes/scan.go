@@ -154,7 +154,11 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 		defer zr.Close()
 		src = zr
 	case "zstd":
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		// zstd lets a frame ask for a window of up to 3.75 TB; 128 MB is
+		// what the zstd tool accepts without being told, and far more
+		// than BuildKit's encoder uses.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
 			return fmt.Errorf("open zstd stream: %w", err)
 		}
