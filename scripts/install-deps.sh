@@ -6,6 +6,7 @@
 #   iptables                     used by the CNI bridge plugin for NAT
 #   busybox-static, debootstrap  for seeding the image mirror
 #   chromium                     headless browser for the browser tests
+#   npm (when no npm is on PATH)  fetches the official Node binary to seed the node image
 set -euo pipefail
 
 need=()
@@ -13,6 +14,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for pkg in runc containernetworking-plugins iptables busybox-static debootstrap chromium "$@"; do
 	have "$pkg" || need+=("$pkg")
 done
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
 fi
