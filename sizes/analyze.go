@@ -46,7 +46,7 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 		Layers:     rows(cfg.History, scans, st.layerWasted),
 		LayerCount: len(scans),
 		WastedSize: st.wasted,
-		Config:     card(cfg),
+		Config:     card(cfg, manifestAnnotations(img)),
 	}
 	for _, s := range scans {
 		r.Size += s.size
@@ -120,4 +120,19 @@ func layerRow(i int, s *layerScan, wasted int64) Layer {
 		Files:               s.files,
 		WastedSize:          wasted,
 	}
+}
+
+// manifestAnnotations returns the manifest's annotations where they cost
+// nothing to read: not for a docker archive of plain tars, whose manifest
+// go-containerregistry would make by compressing every layer. Annotations
+// only add to the report card, so failing to read them is no error.
+func manifestAnnotations(img v1.Image) map[string]string {
+	if _, ok := img.(plainArchive); ok {
+		return nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil
+	}
+	return m.Annotations
 }

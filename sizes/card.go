@@ -7,16 +7,23 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// The OCI annotation keys for the base image, which some builders also set as
-// labels.
+// The OCI annotation keys for the base image. Builders such as ko and crane
+// set them on the manifest, some set them as labels; BuildKit sets neither.
 const (
-	labelBaseName   = "org.opencontainers.image.base.name"
-	labelBaseDigest = "org.opencontainers.image.base.digest"
+	annotationBaseName   = "org.opencontainers.image.base.name"
+	annotationBaseDigest = "org.opencontainers.image.base.digest"
 )
 
-// card reads the report card from the image config.
-func card(cfg *v1.ConfigFile) Card {
+// card reads the report card from the image config, and the base image also
+// from the manifest's annotations when the config has no such labels.
+func card(cfg *v1.ConfigFile, annotations map[string]string) Card {
 	c := cfg.Config
+	base := func(key string) string {
+		if v := c.Labels[key]; v != "" {
+			return v
+		}
+		return annotations[key]
+	}
 	return Card{
 		User:         c.User,
 		RunsAsRoot:   runsAsRoot(c.User),
@@ -26,8 +33,8 @@ func card(cfg *v1.ConfigFile) Card {
 		Cmd:          c.Cmd,
 		WorkingDir:   c.WorkingDir,
 		EnvNames:     envNames(c.Env),
-		BaseImage:    c.Labels[labelBaseName],
-		BaseDigest:   c.Labels[labelBaseDigest],
+		BaseImage:    base(annotationBaseName),
+		BaseDigest:   base(annotationBaseDigest),
 		Platform:     platform(cfg),
 	}
 }

@@ -38,9 +38,10 @@ func TestRunsAsRoot(t *testing.T) {
 
 func TestCard(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  v1.ConfigFile
-		want Card
+		name        string
+		cfg         v1.ConfigFile
+		annotations map[string]string
+		want        Card
 	}{
 		{
 			name: "bare image",
@@ -97,6 +98,21 @@ func TestCard(t *testing.T) {
 			},
 		},
 		{
+			name: "base image from the manifest",
+			cfg:  v1.ConfigFile{Config: v1.Config{User: "65532"}},
+			annotations: map[string]string{
+				"org.opencontainers.image.base.name":   "cgr.dev/chainguard/static:latest",
+				"org.opencontainers.image.base.digest": "sha256:def",
+			},
+			want: Card{
+				User:         "65532",
+				ExposedPorts: []string{},
+				EnvNames:     []string{},
+				BaseImage:    "cgr.dev/chainguard/static:latest",
+				BaseDigest:   "sha256:def",
+			},
+		},
+		{
 			name: "health check turned off",
 			cfg: v1.ConfigFile{Config: v1.Config{
 				User:        "0:0",
@@ -113,7 +129,7 @@ func TestCard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := card(&tt.cfg)
+			got := card(&tt.cfg, tt.annotations)
 			a, _ := json.Marshal(got)
 			b, _ := json.Marshal(tt.want)
 			if string(a) != string(b) {

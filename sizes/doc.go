@@ -7,4 +7,11 @@
 // are skipped, nothing is extracted to disk. Layers are read in parallel,
 // then replayed in order onto a model of the container's filesystem to find
 // the bytes that later layers delete or replace.
+//
+// Sizes are defined as dive defines them, and the tests compare our figures
+// with those of the real dive on the same archives. dive is pinned in
+// internal/divetool, a module of its own so that dive and its dependencies
+// stay out of the product's go.mod and builds; internal/divecheck builds it
+// into bin/dive (or takes $LAYERLAB_DIVE) and reads its JSON export. A
+// missing dive fails the tests. cmd/sizebench times both on one archive.
 package sizes

@@ -64,10 +64,10 @@ type Layer struct {
 	Size int64 `json:"size"`
 	// CompressedSize is the size of the layer's gzip (or zstd) blob as a
 	// registry stores it. When the source stores the layer uncompressed it
-	// is measured by gzip-compressing the tar at the default level, as
-	// BuildKit does for layers it pushes, and CompressedEstimated is set.
-	// The estimate comes from klauspost/compress, ten times faster than
-	// compress/gzip, whose output is 0.5 to 3% smaller.
+	// is measured by gzip-compressing the tar at level 6, compress/gzip's
+	// default, with which BuildKit pushes layers, and CompressedEstimated
+	// is set. The estimate comes from klauspost/compress, ten times faster
+	// than compress/gzip, whose output is 0.5 to 3% smaller.
 	CompressedSize      int64 `json:"compressedSize"`
 	CompressedEstimated bool  `json:"compressedEstimated,omitempty"`
 	// Files counts the layer's entries that are not directories or
@@ -118,9 +118,10 @@ type Card struct {
 	// order: values often hold secrets that a shared permalink must not
 	// leak.
 	EnvNames []string `json:"envNames"`
-	// BaseImage and BaseDigest come from the OCI base-image labels when the
-	// builder set them; BuildKit does not by default, so they are often
-	// empty.
+	// BaseImage and BaseDigest come from the OCI base-image labels or
+	// manifest annotations when the builder set them. BuildKit sets
+	// neither, so for its images they are empty and the Dockerfile's FROM
+	// line is the better source.
 	BaseImage  string `json:"baseImage,omitempty"`
 	BaseDigest string `json:"baseDigest,omitempty"`
 	// Platform is "os/architecture[/variant]".

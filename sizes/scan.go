@@ -56,15 +56,20 @@ const (
 	metaPrefix = ".wh..wh."
 )
 
+// estimateLevel is compress/gzip's default level, which BuildKit pushes
+// with. klauspost's encoder at the same level lands within a few percent of
+// compress/gzip's size (its own default, 5, lands further off).
+const estimateLevel = 6
+
 // readBuffer is large enough that reading a blob costs few system calls and
 // decompressors get long runs to work on.
 const readBuffer = 1 << 20
 
 // scanLayer reads the layer once, as a stream, and returns its entries and
-// sizes. A layer stored as a plain tar is read
-// through Uncompressed and compressed on the way to measure its gzip size;
-// any other layer is read as stored through Compressed, so that a source
-// which already holds the blob never has it recompressed.
+// sizes. A layer stored as a plain tar is read through Uncompressed and
+// compressed on the way to measure its gzip size; any other layer is read as
+// stored through Compressed, so that a source which already holds the blob
+// never has it recompressed.
 //
 // diffID comes from the image config: asking the layer would make
 // go-containerregistry decompress and hash it for sources that do not
@@ -111,7 +116,7 @@ func (s *layerScan) readPlain(ctx context.Context, l v1.Layer) error {
 	defer rc.Close()
 
 	var counted countWriter
-	zw, err := gzip.NewWriterLevel(&counted, gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(&counted, estimateLevel)
 	if err != nil {
 		return fmt.Errorf("start gzip: %w", err)
 	}
