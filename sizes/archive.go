@@ -82,20 +82,20 @@ func (a *archive) find(name string) (member, error) {
 }
 
 // open returns a reader of the member's bytes with a file handle of its own.
-func (a *archive) open(name string) (io.ReadCloser, int64, error) {
+func (a *archive) open(name string) (io.ReadCloser, error) {
 	m, err := a.find(name)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	f, err := os.Open(a.file)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return sectionReadCloser{io.NewSectionReader(f, m.offset, m.size), f}, m.size, nil
+	return sectionReadCloser{io.NewSectionReader(f, m.offset, m.size), f}, nil
 }
 
 func (a *archive) readAll(name string) ([]byte, error) {
-	rc, _, err := a.open(name)
+	rc, err := a.open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *archive) holdsPlainLayers() (bool, error) {
 	if len(m[0].Layers) == 0 {
 		return false, nil
 	}
-	rc, _, err := a.open(m[0].Layers[0])
+	rc, err := a.open(m[0].Layers[0])
 	if err != nil {
 		return false, err
 	}
@@ -219,6 +219,5 @@ func (b *archiveBlob) MediaType() (types.MediaType, error) { return b.desc.Media
 
 // Compressed returns the blob as stored, whatever its compression.
 func (b *archiveBlob) Compressed() (io.ReadCloser, error) {
-	rc, _, err := b.archive.open(blobName(b.desc.Digest))
-	return rc, err
+	return b.archive.open(blobName(b.desc.Digest))
 }
