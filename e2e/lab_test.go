@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,28 +24,29 @@ func TestMain(m *testing.M) {
 // included; on this kind of machine they take seconds.
 const buildTimeout = 3 * time.Minute
 
-const statusIs = `document.querySelector('[data-testid="build-status"]').dataset.status === `
-
-// stepRow is what the lab shows of one step.
-type stepRow struct {
-	Stage       string
-	Instruction string
-	State       string
-	Cached      bool
-	Duration    string
+// openLab starts a browser on a lab page of the shared server.
+func openLab(t *testing.T, query string) *browser.Browser {
+	t.Helper()
+	b := browser.Start(t)
+	b.Do(t, 20*time.Second,
+		chromedp.Navigate(labtest.App(t).URL()+"/lab"+query),
+		chromedp.WaitVisible(browser.ByTestID("build-button")),
+	)
+	return b
 }
 
-const readSteps = `Array.from(document.querySelectorAll('[data-testid="step"]'))
-	.filter((li) => !li.closest('.is-internal'))
-	.map((li) => ({
-		stage: li.closest('[data-testid="stage"]').dataset.stage,
-		instruction: li.querySelector('[data-testid="step-instruction"]').textContent,
-		state: li.dataset.state,
-		cached: !li.querySelector('[data-testid="step-cached"]').hidden,
-		duration: li.querySelector('[data-testid="step-duration"]').textContent,
-	}))`
+// build presses Build, waits for the result and returns the Dockerfile's
+// steps, the worker's internal ones left out.
+func build(t *testing.T, b *browser.Browser, want string) []browser.Step {
+	t.Helper()
+	if got := b.Build(t, buildTimeout); got != want {
+		msg := browser.Eval[string](t, b, browser.Text(browser.TestID("build-error")))
+		t.Fatalf("build %s, want %s: %s", got, want, msg)
+	}
+	return slices.DeleteFunc(b.Steps(t), func(s browser.Step) bool { return s.Stage == "" })
+}
 
-func stepByInstruction(t *testing.T, steps []stepRow, instruction string) stepRow {
+func stepByInstruction(t *testing.T, steps []browser.Step, instruction string) browser.Step {
 	t.Helper()
 	for _, s := range steps {
 		if s.Instruction == instruction {
@@ -52,36 +54,22 @@ func stepByInstruction(t *testing.T, steps []stepRow, instruction string) stepRo
 		}
 	}
 	t.Fatalf("no step %q among %+v", instruction, steps)
-	return stepRow{}
-}
-
-// build presses Build and waits for the result.
-func build(t *testing.T, b *browser.Browser, want string) []stepRow {
-	t.Helper()
-	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
-	b.WaitFor(t, buildTimeout, "the build to end", statusIs+`'succeeded' || `+statusIs+`'failed'`)
-	status := browser.Eval[string](t, b, `document.querySelector('[data-testid="build-status"]').dataset.status`)
-	if status != want {
-		msg := browser.Eval[string](t, b, `document.querySelector('[data-testid="build-error"]').innerText`)
-		t.Fatalf("build %s, want %s: %s", status, want, msg)
-	}
-	return browser.Eval[[]stepRow](t, b, readSteps)
+	return browser.Step{}
 }
 
 // TestCopyOrderLesson walks the gallery into the COPY-order example, builds
 // it, makes the example's change and builds again: the slow install must
 // stay cached and only the last COPY run again.
 func TestCopyOrderLesson(t *testing.T) {
-	a := labtest.App(t)
 	b := browser.Start(t)
-
+	card := `[data-example="copy-order"] `
 	b.Do(t, 20*time.Second,
-		chromedp.Navigate(a.URL()+"/"),
+		chromedp.Navigate(labtest.App(t).URL()+"/"),
 		chromedp.WaitVisible(browser.ByTestID("gallery")),
-		chromedp.Click(chromedp.CSS(`[data-example="copy-order"] [data-testid="variant-link"]:nth-of-type(1)`)),
+		chromedp.Click(chromedp.CSS(card+browser.TestID("example-open"))),
 		chromedp.WaitVisible(browser.ByTestID("build-button")),
-		chromedp.Click(chromedp.CSS(`[data-testid="variant-tab"][data-variant="deps-first"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="variant-tab"][data-variant="deps-first"][aria-current="page"]`)),
+		chromedp.Click(chromedp.CSS(`[data-variant="deps-first"]`+browser.TestID("variant-tab"))),
+		chromedp.WaitVisible(chromedp.CSS(`[data-variant="deps-first"][aria-current="page"]`)),
 	)
 
 	first := build(t, b, "succeeded")
@@ -112,7 +100,8 @@ func TestCopyOrderLesson(t *testing.T) {
 	}
 	for _, c := range checks {
 		if s := stepByInstruction(t, second, c.instruction); s.Cached != c.cached {
-			t.Errorf("second build: %q cached=%v, want %v (%+v)", c.instruction, s.Cached, c.cached, s)
+			t.Errorf("second build: %q cached=%v, want %v (%+v)",
+				c.instruction, s.Cached, c.cached, s)
 		}
 	}
 	b.CheckNoErrors(t)
@@ -121,13 +110,9 @@ func TestCopyOrderLesson(t *testing.T) {
 // TestMultiStageTarget builds the two-stage example up to its build stage:
 // the runtime stage must be marked skipped.
 func TestMultiStageTarget(t *testing.T) {
-	a := labtest.App(t)
-	b := browser.Start(t)
-	b.Do(t, 20*time.Second,
-		chromedp.Navigate(a.URL()+"/lab?example=multi-stage&variant=multi-stage"),
-		chromedp.WaitVisible(browser.ByTestID("build-button")),
-		chromedp.SendKeys(browser.ByTestID("target-input"), "build"),
-	)
+	b := openLab(t, "?example=multi-stage&variant=multi-stage")
+	b.Do(t, 10*time.Second, chromedp.SendKeys(browser.ByTestID("target-input"), "build"))
+
 	steps := build(t, b, "succeeded")
 	b.Screenshot(t, "e2e-multi-stage-target")
 	for _, s := range steps {
@@ -136,10 +121,10 @@ func TestMultiStageTarget(t *testing.T) {
 		}
 	}
 	stepByInstruction(t, steps, "RUN sh build.sh && sh tests/run.sh")
-	skipped := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('[data-testid="stage"]'))
-		.filter((s) => !s.querySelector('[data-testid="stage-skipped"]').hidden)
-		.map((s) => s.dataset.stage)`)
-	if len(skipped) != 1 || skipped[0] != "runtime" {
+	skipped := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('`+
+		browser.TestID("stage")+`')).filter((s) => !s.querySelector('`+
+		browser.TestID("stage-skipped")+`').hidden).map((s) => s.dataset.stage)`)
+	if !slices.Equal(skipped, []string{"runtime"}) {
 		t.Errorf("skipped stages %q, want [runtime]", skipped)
 	}
 	b.CheckNoErrors(t)
@@ -148,33 +133,18 @@ func TestMultiStageTarget(t *testing.T) {
 // TestFailedStepMarksLine breaks a RUN line of the Dockerfile: the build
 // fails, and the editor marks the line.
 func TestFailedStepMarksLine(t *testing.T) {
-	a := labtest.App(t)
-	b := browser.Start(t)
-	b.Do(t, 20*time.Second,
-		chromedp.Navigate(a.URL()+"/lab?example=copy-order&variant=copy-all-first"),
-		chromedp.WaitVisible(browser.ByTestID("build-button")),
-	)
-	browser.Eval[bool](t, b, `(() => {
-		const ed = document.querySelector('[data-testid="editor"]');
-		ed.value = 'FROM busybox\nWORKDIR /app\nRUN echo about to fail\nRUN echo failing >&2 && exit 3\n';
-		ed.dispatchEvent(new Event('input'));
-		return true;
-	})()`)
+	b := openLab(t, "?example=copy-order&variant=copy-all-first")
+	b.SetEditor(t, "FROM busybox\nWORKDIR /app\nRUN echo about to fail\n"+
+		"RUN echo failing >&2 && exit 3\n")
 
 	steps := build(t, b, "failed")
 	b.Screenshot(t, "e2e-failed-line")
-	if s := stepByInstruction(t, steps, "RUN echo failing >&2 && exit 3"); s.State != "failed" {
-		t.Errorf("the failing RUN shows as %+v", s)
+	failed := stepByInstruction(t, steps, "RUN echo failing >&2 && exit 3")
+	if failed.State != "failed" || failed.Log != "failing\n" || !failed.Open {
+		t.Errorf("the failing RUN shows as %+v; want failed, open, with its log", failed)
 	}
-	marked := browser.Eval[[]string](t, b,
-		`Array.from(document.querySelectorAll('.gutter-line.is-error')).map((d) => d.textContent)`)
-	if len(marked) != 1 || marked[0] != "4" {
+	if marked := b.MarkedLines(t, "error"); !slices.Equal(marked, []string{"4"}) {
 		t.Errorf("lines marked as failed: %q, want [4]", marked)
-	}
-	log := browser.Eval[string](t, b, `Array.from(document.querySelectorAll('[data-state="failed"] [data-testid="step-log"]'))
-		.map((p) => p.textContent).join('')`)
-	if log != "failing\n" {
-		t.Errorf("failed step's log %q, want %q", log, "failing\n")
 	}
 	b.CheckNoErrors(t)
 }
@@ -183,45 +153,33 @@ func TestFailedStepMarksLine(t *testing.T) {
 // the slow step: the page must reconnect with ?after= and end up with every
 // event of the build exactly once.
 func TestReconnectMidBuild(t *testing.T) {
-	a := labtest.App(t)
-	b := browser.Start(t)
-	b.Do(t, 20*time.Second,
-		chromedp.Navigate(a.URL()+"/lab?example=copy-order&variant=copy-all-first"),
-		chromedp.WaitVisible(browser.ByTestID("build-button")),
-	)
-	// A fresh command, so that no earlier test left it cached.
-	browser.Eval[bool](t, b, `(() => {
-		const ed = document.querySelector('[data-testid="editor"]');
-		ed.value = 'FROM busybox\nRUN echo before && sleep 2 && echo after-' + Date.now() + '\n';
-		ed.dispatchEvent(new Event('input'));
-		return true;
-	})()`)
+	b := openLab(t, "?example=copy-order&variant=copy-all-first")
+	// A fresh command, so that no earlier build left it cached.
+	slow := "RUN echo before && sleep 2 && echo after-" + time.Now().Format("150405.000")
+	b.SetEditor(t, "FROM busybox\n"+slow+"\n")
+
 	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
 	b.WaitFor(t, buildTimeout, "the slow step to run",
-		`document.querySelector('[data-testid="step"][data-state="running"] [data-testid="step-index"]')?.textContent === '2/2'`)
-	browser.Eval[bool](t, b, `(window.layerlab.dropConnection(), true)`)
-	b.WaitFor(t, buildTimeout, "the build to succeed", statusIs+`'succeeded'`)
+		browser.Text(`[data-state="running"] `+browser.TestID("step-index"))+` === '2/2'`)
+	b.DropConnection(t)
+	b.WaitStatus(t, buildTimeout, "succeeded")
 
-	type stats struct {
-		Events, Repeats, Connects, LastSeq int
-		BuildID                            string
-	}
-	got := browser.Eval[stats](t, b, `window.layerlab.stats()`)
-	run, ok := a.Runner().Get(got.BuildID)
+	got := b.Stats(t)
+	run, ok := labtest.App(t).Runner().Get(got.BuildID)
 	if !ok {
 		t.Fatalf("the server has no build %q", got.BuildID)
 	}
 	n := run.Events.Len()
 	if got.Connects < 2 || got.Events != n || got.LastSeq != n || got.Repeats != 0 {
-		t.Errorf("page stats %+v; want 2 or more connections, %d events, last seq %d, no repeats", got, n, n)
+		t.Errorf("page stats %+v; want 2 or more connections, %d events, last seq %d, "+
+			"no repeats", got, n, n)
 	}
-	steps := browser.Eval[[]stepRow](t, b, readSteps)
+	steps := slices.DeleteFunc(b.Steps(t), func(s browser.Step) bool { return s.Stage == "" })
 	if len(steps) != 2 {
-		t.Errorf("%d steps on the page, want 2: %+v", len(steps), steps)
+		t.Fatalf("%d steps on the page, want 2: %+v", len(steps), steps)
 	}
-	log := browser.Eval[string](t, b, `document.querySelector(
-		'[data-stage="stage-0"] [data-testid="step"]:last-child [data-testid="step-log"]').textContent`)
-	if strings.Count(log, "before\n") != 1 || strings.Count(log, "after-") != 1 {
+	if log := stepByInstruction(t, steps, slow).Log; strings.Count(log, "before\n") != 1 ||
+		strings.Count(log, "after-") != 1 {
 		t.Errorf("slow step's log %q: want each line once", log)
 	}
 	b.CheckNoErrors(t)
@@ -231,33 +189,19 @@ func TestReconnectMidBuild(t *testing.T) {
 // complains about: the warning is listed with its line, and the editor
 // marks the line.
 func TestLintWarningMarksLine(t *testing.T) {
-	a := labtest.App(t)
-	b := browser.Start(t)
-	b.Do(t, 20*time.Second,
-		chromedp.Navigate(a.URL()+"/lab?example=copy-order"),
-		chromedp.WaitVisible(browser.ByTestID("build-button")),
-	)
-	browser.Eval[bool](t, b, `(() => {
-		const ed = document.querySelector('[data-testid="editor"]');
-		ed.value = 'FROM busybox AS base\nRUN echo hi > /hi\n\nFROM busybox AS Final\nCOPY --from=base /hi /hi\n';
-		ed.dispatchEvent(new Event('input'));
-		return true;
-	})()`)
+	b := openLab(t, "?example=copy-order")
+	b.SetEditor(t, "FROM busybox AS base\nRUN echo hi > /hi\n\n"+
+		"FROM busybox AS Final\nCOPY --from=base /hi /hi\n")
 	build(t, b, "succeeded")
 	b.Screenshot(t, "e2e-lint-warning")
 
-	type warning struct{ Rule, Line string }
-	got := browser.Eval[[]warning](t, b, `Array.from(document.querySelectorAll('[data-testid="warning"]'))
-		.map((w) => ({
-			rule: w.querySelector('[data-testid="warning-rule"]').textContent,
-			line: w.querySelector('[data-testid="warning-line"]').textContent,
-		}))`)
-	if len(got) != 1 || got[0] != (warning{Rule: "StageNameCasing", Line: "line 4"}) {
-		t.Errorf("warnings %+v, want StageNameCasing on line 4", got)
+	got := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('`+
+		browser.TestID("warning")+`')).map((w) => w.innerText.replace(/\s+/g, ' '))`)
+	want := []string{"StageNameCasing Stage name 'Final' should be lowercase line 4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
 	}
-	marked := browser.Eval[[]string](t, b,
-		`Array.from(document.querySelectorAll('.gutter-line.is-warning')).map((d) => d.textContent)`)
-	if len(marked) != 1 || marked[0] != "4" {
+	if marked := b.MarkedLines(t, "warning"); !slices.Equal(marked, []string{"4"}) {
 		t.Errorf("lines marked with a warning: %q, want [4]", marked)
 	}
 	b.CheckNoErrors(t)

@@ -92,7 +92,12 @@ func (v Variant) Spec() domain.Spec {
 	for name, text := range v.Files {
 		files[name] = []byte(text)
 	}
-	return domain.Spec{Files: files, Dockerfile: v.Dockerfile, Target: v.Target, BuildArgs: v.BuildArgs}
+	return domain.Spec{
+		Files:      files,
+		Dockerfile: v.Dockerfile,
+		Target:     v.Target,
+		BuildArgs:  v.BuildArgs,
+	}
 }
 
 // Variant returns the variant of e with the given name.

@@ -29,7 +29,7 @@ func TestBuiltin(t *testing.T) {
 	if !ok {
 		t.Fatal("multi-stage has no variant multi-stage")
 	}
-	for _, name := range []string{"Dockerfile", "build.sh", "src/lib.sh", "src/main.sh", "tests/run.sh"} {
+	for _, name := range []string{"Dockerfile", "build.sh", "src/main.sh", "tests/run.sh"} {
 		if _, ok := v.Files[name]; !ok {
 			t.Errorf("variant multi-stage lacks %s", name)
 		}
@@ -106,7 +106,8 @@ func TestLoadRefuses(t *testing.T) {
 			"ex/example.json": {Data: []byte(strings.Replace(good, "offline", "sometimes", 1))},
 		}, `network is "sometimes"`},
 		{"no variants", fstest.MapFS{
-			"ex/example.json": {Data: []byte(`{"title": "T", "lesson": "L", "network": "offline"}`)},
+			"ex/example.json": {Data: []byte(
+				`{"title": "T", "lesson": "L", "network": "offline"}`)},
 		}, "no variants"},
 		{"no Dockerfile", fstest.MapFS{
 			"ex/example.json":            {Data: []byte(good)},
@@ -132,7 +133,8 @@ func TestLoadRefuses(t *testing.T) {
 func TestLoadMergesSharedFiles(t *testing.T) {
 	c, err := examples.Load(fstest.MapFS{
 		"ex/example.json": {Data: []byte(`{"title": "T", "lesson": "L", "network": "internet",
-			"variants": [{"name": "a", "title": "A"}, {"name": "b", "title": "B", "target": "x"}]}`)},
+			"variants": [{"name": "a", "title": "A"},
+				{"name": "b", "title": "B", "target": "x"}]}`)},
 		"ex/context/Dockerfile":    {Data: []byte("FROM busybox\n")},
 		"ex/context/app/main.sh":   {Data: []byte("echo shared\n")},
 		"ex/variants/b/Dockerfile": {Data: []byte("FROM busybox AS x\n")},
@@ -144,12 +146,14 @@ func TestLoadMergesSharedFiles(t *testing.T) {
 	a, _ := e.Variant("a")
 	b, _ := e.Variant("b")
 	if a.Files["Dockerfile"] != "FROM busybox\n" || b.Files["Dockerfile"] != "FROM busybox AS x\n" {
-		t.Errorf("Dockerfiles %q and %q: want the shared one and b's own", a.Files["Dockerfile"], b.Files["Dockerfile"])
+		t.Errorf("Dockerfiles %q and %q: want the shared one and b's own",
+			a.Files["Dockerfile"], b.Files["Dockerfile"])
 	}
 	if a.Files["app/main.sh"] != "echo shared\n" || b.Files["app/main.sh"] != "echo shared\n" {
 		t.Error("a shared file is missing from a variant")
 	}
-	if spec := b.Spec(); spec.Target != "x" || spec.Dockerfile != "Dockerfile" || len(spec.Files) != 2 {
+	spec := b.Spec()
+	if spec.Target != "x" || spec.Dockerfile != "Dockerfile" || len(spec.Files) != 2 {
 		t.Errorf("spec %+v", spec)
 	}
 }

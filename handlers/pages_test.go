@@ -47,7 +47,8 @@ func TestPages(t *testing.T) {
 	}{
 		{"home", "/", http.StatusOK, "example-title", "One stage or two"},
 		{"lab starter", "/lab", http.StatusOK, "lab-title", "One stage or two"},
-		{"lab example", "/lab?example=copy-order", http.StatusOK, "lab-title", "COPY order and the cache"},
+		{"lab example", "/lab?example=copy-order", http.StatusOK,
+			"lab-title", "COPY order and the cache"},
 		{"lab variant", "/lab?example=copy-order&variant=deps-first", http.StatusOK,
 			"editor-path", "Dockerfile"},
 		{"unknown example", "/lab?example=nope", http.StatusNotFound,
@@ -66,7 +67,8 @@ func TestPages(t *testing.T) {
 			if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type %q", ct)
 			}
-			if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			csp := h.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'self'") {
 				t.Errorf("Content-Security-Policy %q", csp)
 			}
 			doc, err := goquery.NewDocumentFromReader(rec.Body)

@@ -19,7 +19,8 @@
 	const RETRY_LIMIT = 8;
 
 	const byTestId = (id, root) => (root || document).querySelector(`[data-testid="${id}"]`);
-	const fromTemplate = (id) => document.getElementById(id).content.firstElementChild.cloneNode(true);
+	const fromTemplate = (id) =>
+		document.getElementById(id).content.firstElementChild.cloneNode(true);
 
 	const els = {};
 	[
@@ -52,7 +53,8 @@
 	function renderFiles() {
 		els.fileList.replaceChildren(...sortedPaths().map(fileRow));
 		const select = els.dockerfileSelect;
-		select.replaceChildren(...sortedPaths().map((path) => new Option(path, path, false, path === dockerfile)));
+		select.replaceChildren(...sortedPaths().map(
+			(path) => new Option(path, path, false, path === dockerfile)));
 		if (!files.has(dockerfile)) {
 			select.prepend(new Option(`${dockerfile} (missing)`, dockerfile, true, true));
 		}
@@ -103,12 +105,14 @@
 
 	function openFile(path) {
 		openPath = path;
+		// With every file deleted there is nothing to edit.
+		els.editor.disabled = !files.has(path);
 		for (const button of els.fileList.querySelectorAll('[data-testid="file-open"]')) {
 			const row = button.closest('[data-testid="file"]');
 			button.setAttribute('aria-current', String(row.dataset.path === path));
 		}
 		els.editor.value = files.get(path) ?? '';
-		els.editorPath.textContent = path;
+		els.editorPath.textContent = files.has(path) ? path : 'No file open';
 		els.editor.scrollTop = 0;
 		els.editor.scrollLeft = 0;
 		renderGutter();
@@ -417,6 +421,10 @@
 	// view is what the page shows of the current build.
 	let view = null;
 
+	// INTERNAL keys the section of the worker's own steps; stage names have
+	// no spaces.
+	const INTERNAL = ' internal';
+
 	function newView() {
 		return {
 			stages: new Map(), // stage name -> <section>
@@ -471,7 +479,10 @@
 	}
 
 	function formatLines(range) {
-		return range.start === range.end ? `line ${range.start}` : `lines ${range.start}–${range.end}`;
+		if (range.start === range.end) {
+			return `line ${range.start}`;
+		}
+		return `lines ${range.start}–${range.end}`;
 	}
 
 	// tick moves the clocks of the build and of its running steps.
@@ -492,7 +503,9 @@
 		}
 		section = fromTemplate('tpl-stage');
 		section.dataset.stage = name;
-		byTestId('stage-name', section).textContent = internal ? 'Preparing the build' : name;
+		// Steps have no stage name when the Dockerfile could not be planned.
+		byTestId('stage-name', section).textContent =
+			internal ? 'Preparing the build' : name || 'Dockerfile steps';
 		if (internal) {
 			section.classList.add('is-internal');
 			section.dataset.index = '-1';
@@ -534,7 +547,7 @@
 			li.dataset.stepId = step.id;
 			li.dataset.index = String(step.internal ? view.steps.size : step.index);
 			view.steps.set(step.id, li);
-			const section = step.internal ? stageSection('', true) : stageSection(step.stage, false);
+			const section = stageSection(step.internal ? INTERNAL : step.stage, step.internal);
 			placeByIndex(byTestId('steps', section), li);
 		}
 		if (step.state === 'running' && li.dataset.state !== 'running') {
@@ -620,9 +633,11 @@
 
 	function showFailure(err) {
 		els.buildError.hidden = false;
-		els.buildError.querySelector('strong').textContent = ERROR_TITLE[err.kind] || ERROR_TITLE.internal;
+		const title = ERROR_TITLE[err.kind] || ERROR_TITLE.internal;
+		els.buildError.querySelector('strong').textContent = title;
 		// Go errors start in lower case; the box reads as a sentence.
-		els.buildErrorMessage.textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+		const msg = err.message;
+		els.buildErrorMessage.textContent = msg.charAt(0).toUpperCase() + msg.slice(1);
 		const button = els.buildErrorLine;
 		button.hidden = !err.line;
 		if (err.line) {
@@ -695,7 +710,16 @@
 	// before the result, it connects again asking only for the events after
 	// the last one it applied, so none is shown twice and none is missed.
 	function follow(id, path) {
-		const s = { id, path, lastSeq: 0, socket: null, done: false, failures: 0, timer: 0, stopped: false };
+		const s = {
+			id,
+			path,
+			lastSeq: 0,
+			socket: null,
+			done: false, // the result arrived
+			stopped: false, // a newer build took over
+			failures: 0, // connections lost in a row
+			timer: 0,
+		};
 		s.stop = () => {
 			s.stopped = true;
 			clearTimeout(s.timer);
@@ -718,6 +742,7 @@
 		stats.connects++;
 		ws.addEventListener('open', () => {
 			s.failures = 0;
+			els.connection.hidden = true;
 		});
 		ws.addEventListener('message', (m) => {
 			if (s.stopped) {
@@ -730,7 +755,6 @@
 			}
 			s.lastSeq = ev.seq;
 			stats.events++;
-			els.connection.hidden = true;
 			apply(ev);
 			if (ev.type === 'result') {
 				s.done = true;
@@ -784,7 +808,8 @@
 			answer = await res.json().catch(() => ({}));
 			if (!res.ok) {
 				const message = answer.error || `The server answered ${res.status}.`;
-				throw Object.assign(new Error(message), { kind: res.status < 500 ? 'input' : 'internal' });
+				const kind = res.status < 500 ? 'input' : 'internal';
+				throw Object.assign(new Error(message), { kind });
 			}
 		} catch (err) {
 			setStatus('failed');
@@ -806,8 +831,16 @@
 
 	// The browser tests read the counters and drop the socket on purpose.
 	window.layerlab = {
-		stats: () => ({ ...stats, buildId: stream ? stream.id : '', lastSeq: stream ? stream.lastSeq : 0 }),
-		dropConnection: () => stream && stream.socket && stream.socket.close(4000, 'dropped on purpose'),
+		stats: () => ({
+			...stats,
+			buildId: stream ? stream.id : '',
+			lastSeq: stream ? stream.lastSeq : 0,
+		}),
+		dropConnection: () => {
+			if (stream && stream.socket) {
+				stream.socket.close(4000, 'dropped on purpose');
+			}
+		},
 	};
 
 	renderFiles();

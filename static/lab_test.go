@@ -2,7 +2,6 @@ package static_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -21,52 +20,123 @@ import (
 // These tests run lab.js in Chromium against the real handlers and runner,
 // with a scripted worker in place of BuildKit, so that every kind of event
 // (warnings, failures, skipped stages, a dropped socket) arrives exactly
-// when the test wants it. The end-to-end test in e2e/ builds on a real
+// when the test wants it. The end-to-end tests in e2e/ build on a real
 // worker.
 
 // scriptedWorker plays a build script and records what it was asked to
 // build.
 type scriptedWorker struct {
-	script func(ctx context.Context, emit func(domain.Event)) error
+	script func(ctx context.Context, e emitter) error
 
 	mu    sync.Mutex
-	ids   []string
 	specs []domain.Spec
 }
 
-func (w *scriptedWorker) Build(ctx context.Context, id string, spec domain.Spec,
+func (w *scriptedWorker) Build(ctx context.Context, _ string, spec domain.Spec,
 	emit func(domain.Event)) error {
 	w.mu.Lock()
-	w.ids = append(w.ids, id)
 	w.specs = append(w.specs, spec)
 	w.mu.Unlock()
-	return w.script(ctx, emit)
+	return w.script(ctx, emitter(emit))
 }
 
-func (w *scriptedWorker) last(t *testing.T) (string, domain.Spec) {
+func (w *scriptedWorker) lastSpec(t *testing.T) domain.Spec {
 	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.ids) == 0 {
+	if len(w.specs) == 0 {
 		t.Fatal("the worker was asked for no build")
 	}
-	return w.ids[len(w.ids)-1], w.specs[len(w.specs)-1]
+	return w.specs[len(w.specs)-1]
 }
 
-type labServer struct {
-	url    string
-	runner *domain.Runner
+// emitter writes the events of a scripted build.
+type emitter func(domain.Event)
+
+func (e emitter) stages(stages ...domain.Stage) {
+	e(domain.Event{Type: domain.EventStages, Stages: stages})
 }
 
-// startLab serves layerlab's handlers with a scripted worker on loopback.
-func startLab(t *testing.T, w domain.Worker) labServer {
+func (e emitter) step(typ domain.EventType, s domain.Step, state domain.StepState) {
+	s.State = state
+	s.Cached = state == domain.StepCached
+	if state == domain.StepDone || state == domain.StepFailed {
+		s.DurationMs = 1234
+	}
+	e(domain.Event{Type: typ, Step: &s})
+}
+
+func (e emitter) started(s domain.Step) { e.step(domain.EventStepStarted, s, domain.StepRunning) }
+func (e emitter) done(s domain.Step)    { e.step(domain.EventStepCompleted, s, domain.StepDone) }
+func (e emitter) cached(s domain.Step)  { e.step(domain.EventStepCached, s, domain.StepCached) }
+
+func (e emitter) failed(s domain.Step, msg string) {
+	s.Error = msg
+	e.step(domain.EventStepFailed, s, domain.StepFailed)
+}
+
+func (e emitter) log(s domain.Step, data string) {
+	e(domain.Event{Type: domain.EventLogChunk,
+		Log: &domain.LogChunk{StepID: s.ID, Stream: "stdout", Data: data}})
+}
+
+func (e emitter) progress(done, total int) {
+	e(domain.Event{Type: domain.EventProgress,
+		Progress: &domain.Progress{Done: done, Total: total}})
+}
+
+func lines(start int) *domain.LineRange { return &domain.LineRange{Start: start, End: start} }
+
+var (
+	buildStage   = domain.Stage{Name: "build", Index: 0, Base: "debian:bookworm-slim"}
+	lintStage    = domain.Stage{Name: "lint", Index: 1, Base: "build"}
+	runtimeStage = domain.Stage{Name: "runtime", Index: 2, Base: "busybox"}
+
+	loadContext = domain.Step{ID: "ctx", Instruction: "load build context", Internal: true}
+	fromDebian  = domain.Step{ID: "s1", Stage: "build", Index: 1, Total: 2,
+		Instruction: "FROM debian:bookworm-slim", Line: lines(1)}
+	runMake = domain.Step{ID: "s2", Stage: "build", Index: 2, Total: 2,
+		Instruction: "RUN make", Line: lines(2)}
+	fromBusybox = domain.Step{ID: "s3", Stage: "runtime", Index: 1, Total: 2,
+		Instruction: "FROM busybox", Line: lines(6)}
+	copyGreet = domain.Step{ID: "s4", Stage: "runtime", Index: 2, Total: 2,
+		Instruction: "COPY --from=build /greet /", Line: lines(7)}
+)
+
+// successScript builds two stages of three, with a cached step, a log and a
+// warning, announcing a later step before an earlier one as BuildKit may,
+// and marks the stage the target did not need as skipped.
+func successScript(_ context.Context, e emitter) error {
+	e.stages(buildStage, lintStage, runtimeStage)
+	e.done(loadContext)
+	e(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{Rule: "StageNameCasing",
+		Message: "Stage name 'Build' should be lowercase", Line: lines(1)}})
+	e.cached(fromDebian)
+	e.started(runMake)
+	e.log(runMake, "compiling\n")
+	e.log(runMake, "linked greet\n")
+	e.done(runMake)
+	e.done(copyGreet)
+	e.cached(fromBusybox)
+	e.progress(4, 4)
+	skipped := lintStage
+	skipped.Skipped = true
+	e.stages(buildStage, skipped, runtimeStage)
+	return nil
+}
+
+// startLab serves layerlab's handlers on loopback with a scripted worker
+// and returns the server's runner and a browser on the given lab page.
+func startLab(t *testing.T, w domain.Worker, query string) (*domain.Runner, *browser.Browser) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	runner := domain.NewRunner(w, domain.RunnerConfig{}, log)
 	e, srv := handlers.New(handlers.Deps{
 		Runner: runner,
-		Health: func(context.Context) domain.WorkerHealth { return domain.WorkerHealth{Ready: true} },
-		Log:    log,
+		Health: func(context.Context) domain.WorkerHealth {
+			return domain.WorkerHealth{Ready: true}
+		},
+		Log: log,
 	})
 	ts := httptest.NewServer(e)
 	t.Cleanup(func() {
@@ -74,165 +144,110 @@ func startLab(t *testing.T, w domain.Worker) labServer {
 		ts.Close()
 		runner.Close()
 	})
-	return labServer{url: ts.URL, runner: runner}
-}
 
-func step(id, stage string, index, total int, instr string, line int, state domain.StepState) *domain.Step {
-	s := &domain.Step{ID: id, Stage: stage, Index: index, Total: total, Instruction: instr,
-		State: state, Cached: state == domain.StepCached}
-	if line > 0 {
-		s.Line = &domain.LineRange{Start: line, End: line}
-	}
-	if state == domain.StepDone || state == domain.StepFailed {
-		s.DurationMs = 1234
-	}
-	return s
-}
-
-func stepEvent(typ domain.EventType, s *domain.Step) domain.Event {
-	return domain.Event{Type: typ, Step: s}
-}
-
-func logEvent(stepID, data string) domain.Event {
-	return domain.Event{Type: domain.EventLogChunk,
-		Log: &domain.LogChunk{StepID: stepID, Stream: "stdout", Data: data}}
-}
-
-var threeStages = []domain.Stage{
-	{Name: "build", Index: 0, Base: "debian:bookworm-slim", Line: domain.LineRange{Start: 1, End: 1}},
-	{Name: "lint", Index: 1, Base: "build", Line: domain.LineRange{Start: 4, End: 4}},
-	{Name: "runtime", Index: 2, Base: "busybox", Line: domain.LineRange{Start: 6, End: 6}},
-}
-
-// successScript builds two stages of three, with a cached step, a log and a
-// warning, and marks the stage the target did not need as skipped.
-func successScript(_ context.Context, emit func(domain.Event)) error {
-	emit(domain.Event{Type: domain.EventStages, Stages: threeStages})
-	internal := &domain.Step{ID: "ctx", Instruction: "[internal] load build context",
-		Internal: true, State: domain.StepDone}
-	emit(stepEvent(domain.EventStepCompleted, internal))
-	emit(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
-		Rule: "StageNameCasing", Message: "Stage name 'Build' should be lowercase",
-		Line: &domain.LineRange{Start: 1, End: 1}}})
-	emit(stepEvent(domain.EventStepCached, step("s1", "build", 1, 2, "FROM debian:bookworm-slim", 1, domain.StepCached)))
-	emit(stepEvent(domain.EventStepStarted, step("s2", "build", 2, 2, "RUN make", 2, domain.StepRunning)))
-	emit(logEvent("s2", "compiling\n"))
-	emit(logEvent("s2", "linked greet\n"))
-	emit(stepEvent(domain.EventStepCompleted, step("s2", "build", 2, 2, "RUN make", 2, domain.StepDone)))
-	emit(stepEvent(domain.EventStepCompleted, step("s3", "runtime", 2, 2, "COPY --from=build /greet /", 7, domain.StepDone)))
-	emit(stepEvent(domain.EventStepCached, step("s4", "runtime", 1, 2, "FROM busybox", 6, domain.StepCached)))
-	emit(domain.Event{Type: domain.EventProgress, Progress: &domain.Progress{Done: 4, Total: 4}})
-	done := slices.Clone(threeStages)
-	done[1].Skipped = true
-	emit(domain.Event{Type: domain.EventStages, Stages: done})
-	return nil
-}
-
-func openLab(t *testing.T, b *browser.Browser, url string) {
-	t.Helper()
+	b := browser.Start(t)
 	b.Do(t, 20*time.Second,
-		chromedp.Navigate(url),
+		chromedp.Navigate(ts.URL+"/lab"+query),
 		chromedp.WaitVisible(browser.ByTestID("build-button")),
 	)
+	return runner, b
+}
+
+// Short names for the selectors and expressions of check's tables.
+var (
+	text = browser.Text
+	prop = browser.Prop
+	tid  = browser.TestID
+)
+
+// check compares script expressions with the strings they should give.
+func check(t *testing.T, b *browser.Browser, checks map[string]string) {
+	t.Helper()
+	for expr, want := range checks {
+		if got := browser.Eval[string](t, b, expr); got != want {
+			t.Errorf("%s = %q, want %q", expr, got, want)
+		}
+	}
 }
 
 func TestLabShowsBuild(t *testing.T) {
-	lab := startLab(t, &scriptedWorker{script: successScript})
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab?example=multi-stage&variant=multi-stage")
-
-	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
-	b.WaitFor(t, 10*time.Second, "the build to succeed",
-		`document.querySelector('[data-testid="build-status"]').dataset.status === 'succeeded'`)
+	_, b := startLab(t, &scriptedWorker{script: successScript},
+		"?example=multi-stage&variant=multi-stage")
+	if got := b.Build(t, 10*time.Second); got != "succeeded" {
+		t.Fatalf("build %s", got)
+	}
 	b.Screenshot(t, "lab-stub-success")
 
-	type stageView struct {
-		Name    string
-		Skipped bool
-		Steps   []string
+	type stepLine struct{ Stage, Index, State, Duration, Log string }
+	var got []stepLine
+	for _, s := range b.Steps(t) {
+		if s.Cached {
+			s.State += " CACHED"
+		}
+		got = append(got, stepLine{s.Stage, s.Index, s.State, s.Duration, s.Log})
 	}
-	stages := browser.Eval[[]stageView](t, b, `
-		Array.from(document.querySelectorAll('[data-testid="stage"]')).map((s) => ({
-			name: s.querySelector('[data-testid="stage-name"]').textContent,
-			skipped: !s.querySelector('[data-testid="stage-skipped"]').hidden,
-			steps: Array.from(s.querySelectorAll('[data-testid="step"]')).map((li) =>
-				li.querySelector('[data-testid="step-index"]').textContent + ' ' +
-				li.dataset.state +
-				(li.querySelector('[data-testid="step-cached"]').hidden ? '' : ' CACHED')),
-		}))`)
-	want := []stageView{
-		{Name: "Preparing the build", Steps: []string{" done"}},
-		{Name: "build", Steps: []string{"1/2 cached CACHED", "2/2 done"}},
-		{Name: "lint", Skipped: true, Steps: []string{}},
-		{Name: "runtime", Steps: []string{"1/2 cached CACHED", "2/2 done"}},
+	want := []stepLine{
+		{"", "", "done", "1.2 s", ""},
+		{"build", "1/2", "cached CACHED", "", ""},
+		{"build", "2/2", "done", "1.2 s", "compiling\nlinked greet\n"},
+		{"runtime", "1/2", "cached CACHED", "", ""},
+		{"runtime", "2/2", "done", "1.2 s", ""},
 	}
-	if fmt.Sprint(stages) != fmt.Sprint(want) {
-		t.Errorf("stages on the page:\n got %+v\nwant %+v", stages, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("steps on the page:\n got %+v\nwant %+v", got, want)
 	}
 
-	checks := []struct {
-		name, expr, want string
-	}{
-		{"step log", `document.querySelector('[data-step-id="s2"] [data-testid="step-log"]').textContent`,
-			"compiling\nlinked greet\n"},
-		{"step duration", `document.querySelector('[data-step-id="s2"] [data-testid="step-duration"]').textContent`,
-			"1.2 s"},
-		{"warning", `document.querySelector('[data-testid="warning"]').textContent.replace(/\s+/g, ' ').trim()`,
-			"StageNameCasing Stage name 'Build' should be lowercase line 1"},
-		{"progress", `document.querySelector('[data-testid="build-progress-text"]').textContent`,
-			"4 / 4 steps"},
-		{"warning mark in the gutter", `document.querySelector('[data-testid="editor-gutter"]').children[0].className`,
-			"gutter-line is-warning"},
-		{"error box", `String(document.querySelector('[data-testid="build-error"]').hidden)`, "true"},
+	stages := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('`+
+		browser.TestID("stage")+`')).map((s) =>
+			s.querySelector('header').innerText.replace(/\s+/g, ' ').trim())`)
+	wantStages := []string{"Preparing the build", "build FROM debian:bookworm-slim",
+		"lint FROM build skipped", "runtime FROM busybox"}
+	if !slices.Equal(stages, wantStages) {
+		t.Errorf("stage headings %q, want %q", stages, wantStages)
 	}
-	for _, c := range checks {
-		if got := browser.Eval[string](t, b, c.expr); got != c.want {
-			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
-		}
+
+	warning := "StageNameCasing Stage name 'Build' should be lowercase line 1"
+	check(t, b, map[string]string{
+		prop(tid("warning"), `innerText.replace(/\s+/g, ' ')`): warning,
+		text(tid("build-progress-text")):                       "4 / 4 steps",
+		prop(tid("build-error"), "hidden"):                     "true",
+	})
+	if marked := b.MarkedLines(t, "warning"); !slices.Equal(marked, []string{"1"}) {
+		t.Errorf("lines marked with a warning: %q, want [1]", marked)
 	}
 	b.CheckNoErrors(t)
 }
 
 func TestLabMarksFailedLine(t *testing.T) {
-	failing := func(_ context.Context, emit func(domain.Event)) error {
-		emit(domain.Event{Type: domain.EventStages, Stages: threeStages[:1]})
-		emit(stepEvent(domain.EventStepCompleted, step("s1", "build", 1, 2, "FROM debian:bookworm-slim", 2, domain.StepDone)))
-		failed := step("s2", "build", 2, 2, "RUN sh build.sh", 5, domain.StepFailed)
-		failed.Error = "process \"/bin/sh -c sh build.sh\" did not complete successfully: exit code: 2"
-		emit(logEvent("s2", "build.sh: line 3: syntax error\n"))
-		emit(stepEvent(domain.EventStepFailed, failed))
-		return &domain.BuildError{Kind: "step", Message: failed.Error, StepID: "s2",
-			Line: &domain.LineRange{Start: 5, End: 5}}
+	const msg = `process "/bin/sh -c make" did not complete successfully: exit code: 2`
+	failing := func(_ context.Context, e emitter) error {
+		e.stages(buildStage)
+		e.done(fromDebian)
+		broken := runMake
+		broken.Line = lines(5)
+		e.log(broken, "make: *** [greet] Error 2\n")
+		e.failed(broken, msg)
+		return &domain.BuildError{Kind: "step", Message: msg, StepID: broken.ID, Line: broken.Line}
 	}
-	lab := startLab(t, &scriptedWorker{script: failing})
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab?example=multi-stage&variant=multi-stage")
-
-	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
-	b.WaitFor(t, 10*time.Second, "the build to fail",
-		`document.querySelector('[data-testid="build-status"]').dataset.status === 'failed'`)
+	_, b := startLab(t, &scriptedWorker{script: failing},
+		"?example=multi-stage&variant=multi-stage")
+	if got := b.Build(t, 10*time.Second); got != "failed" {
+		t.Fatalf("build %s", got)
+	}
 	b.Screenshot(t, "lab-stub-failure")
 
-	checks := []struct {
-		name, expr, want string
-	}{
-		{"error message", `document.querySelector('[data-testid="build-error-message"]').textContent`,
-			"Process \"/bin/sh -c sh build.sh\" did not complete successfully: exit code: 2"},
-		{"error line link", `document.querySelector('[data-testid="build-error-line"]').textContent`,
-			"Show Dockerfile line 5"},
-		{"error mark in the gutter", `document.querySelector('[data-testid="editor-gutter"]').children[4].className`,
-			"gutter-line is-error"},
-		{"marked lines", `Array.from(document.querySelectorAll('.gutter-line.is-error')).map((d) => d.textContent).join()`,
-			"5"},
-		{"failed step open", `String(document.querySelector('[data-step-id="s2"] details').open)`, "true"},
-		{"step error", `document.querySelector('[data-step-id="s2"] [data-testid="step-error"]').textContent`,
-			"process \"/bin/sh -c sh build.sh\" did not complete successfully: exit code: 2"},
-		{"build button", `String(document.querySelector('[data-testid="build-button"]').disabled)`, "false"},
+	check(t, b, map[string]string{
+		text(tid("build-error-message")):                    "P" + msg[1:],
+		text(tid("build-error-line")):                       "Show Dockerfile line 5",
+		text(`[data-step-id="s2"] ` + tid("step-error")):    msg,
+		prop(tid("build-button"), "disabled"):               "false",
+		prop(tid("line-marks"), "firstChild?.dataset.line"): "5",
+	})
+	if marked := b.MarkedLines(t, "error"); !slices.Equal(marked, []string{"5"}) {
+		t.Errorf("lines marked as failed: %q, want [5]", marked)
 	}
-	for _, c := range checks {
-		if got := browser.Eval[string](t, b, c.expr); got != c.want {
-			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
-		}
+	if steps := b.Steps(t); len(steps) != 2 || !steps[1].Open || steps[1].State != "failed" {
+		t.Errorf("steps %+v: want the failed one second and open", steps)
 	}
 	b.CheckNoErrors(t)
 }
@@ -241,53 +256,42 @@ func TestLabMarksFailedLine(t *testing.T) {
 // come back asking for what it has not seen, and show every event once.
 func TestLabReconnects(t *testing.T) {
 	dropped := make(chan struct{})
-	halves := func(ctx context.Context, emit func(domain.Event)) error {
-		emit(domain.Event{Type: domain.EventStages, Stages: threeStages[:1]})
-		emit(stepEvent(domain.EventStepStarted, step("s1", "build", 1, 1, "RUN ./long", 2, domain.StepRunning)))
-		emit(logEvent("s1", "first half\n"))
+	halves := func(ctx context.Context, e emitter) error {
+		e.stages(buildStage)
+		e.started(runMake)
+		e.log(runMake, "first half\n")
 		select {
 		case <-dropped:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		emit(logEvent("s1", "second half\n"))
-		emit(stepEvent(domain.EventStepCompleted, step("s1", "build", 1, 1, "RUN ./long", 2, domain.StepDone)))
-		emit(domain.Event{Type: domain.EventProgress, Progress: &domain.Progress{Done: 1, Total: 1}})
+		e.log(runMake, "second half\n")
+		e.done(runMake)
+		e.progress(1, 1)
 		return nil
 	}
-	w := &scriptedWorker{script: halves}
-	lab := startLab(t, w)
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab")
+	runner, b := startLab(t, &scriptedWorker{script: halves}, "")
 
 	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
 	b.WaitFor(t, 10*time.Second, "the first half of the log",
-		`(document.querySelector('[data-step-id="s1"] [data-testid="step-log"]') || {}).textContent === 'first half\n'`)
-	browser.Eval[bool](t, b, `(window.layerlab.dropConnection(), true)`)
+		browser.Text(browser.TestID("step-log"))+` === 'first half\n'`)
+	b.DropConnection(t)
 	b.WaitFor(t, 10*time.Second, "a second connection", `window.layerlab.stats().connects >= 2`)
 	close(dropped)
-	b.WaitFor(t, 10*time.Second, "the build to succeed",
-		`document.querySelector('[data-testid="build-status"]').dataset.status === 'succeeded'`)
+	b.WaitStatus(t, 10*time.Second, "succeeded")
 
-	id, _ := w.last(t)
-	build, ok := lab.runner.Get(id)
+	got := b.Stats(t)
+	build, ok := runner.Get(got.BuildID)
 	if !ok {
-		t.Fatalf("runner has no build %s", id)
+		t.Fatalf("runner has no build %q", got.BuildID)
 	}
-	type stats struct {
-		Events, Repeats, Connects, LastSeq int
-	}
-	got := browser.Eval[stats](t, b, `window.layerlab.stats()`)
 	n := build.Events.Len()
 	if got.Events != n || got.LastSeq != n || got.Repeats != 0 {
 		t.Errorf("page stats %+v; want %d events, last seq %d, no repeats", got, n, n)
 	}
-	log := browser.Eval[string](t, b, `document.querySelector('[data-step-id="s1"] [data-testid="step-log"]').textContent`)
-	if log != "first half\nsecond half\n" {
-		t.Errorf("step log %q; want each half once", log)
-	}
-	if steps := browser.Eval[int](t, b, `document.querySelectorAll('[data-testid="step"]').length`); steps != 1 {
-		t.Errorf("%d steps on the page; want 1", steps)
+	steps := b.Steps(t)
+	if len(steps) != 1 || steps[0].Log != "first half\nsecond half\n" {
+		t.Errorf("steps %+v; want one, with each half of its log once", steps)
 	}
 	b.CheckNoErrors(t)
 }
@@ -295,49 +299,60 @@ func TestLabReconnects(t *testing.T) {
 // TestLabSendsEdits checks that what the person edits is what gets built:
 // files added, renamed and deleted, the target and the build args.
 func TestLabSendsEdits(t *testing.T) {
-	w := &scriptedWorker{script: func(context.Context, func(domain.Event)) error { return nil }}
-	lab := startLab(t, w)
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab?example=copy-order&variant=deps-first")
+	w := &scriptedWorker{script: func(context.Context, emitter) error { return nil }}
+	_, b := startLab(t, w, "?example=copy-order&variant=deps-first")
 
+	row := func(path, testid string) chromedp.CSS {
+		return chromedp.CSS(`[data-path="` + path + `"] ` + browser.TestID(testid))
+	}
 	b.Do(t, 20*time.Second,
 		// Add a file and type into it.
 		chromedp.SendKeys(browser.ByTestID("file-add-input"), "notes/todo.txt"),
 		chromedp.Click(browser.ByTestID("file-add")),
-		chromedp.WaitVisible(chromedp.CSS(`[data-path="notes/todo.txt"]`)),
+		chromedp.WaitVisible(row("notes/todo.txt", "file-open")),
 		chromedp.SendKeys(browser.ByTestID("editor"), "ship it\n"),
 		// Rename deps.lock.
-		chromedp.Click(chromedp.CSS(`[data-path="deps.lock"] [data-testid="file-rename"]`)),
-		chromedp.SetValue(chromedp.CSS(`[data-path="deps.lock"] [data-testid="file-rename-input"]`), "deps.txt"),
-		chromedp.Click(chromedp.CSS(`[data-path="deps.lock"] [data-testid="file-rename-save"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-path="deps.txt"]`)),
+		chromedp.Click(row("deps.lock", "file-rename")),
+		chromedp.SetValue(row("deps.lock", "file-rename-input"), "deps.txt"),
+		chromedp.Click(row("deps.lock", "file-rename-save")),
+		chromedp.WaitVisible(row("deps.txt", "file-open")),
 		// Delete the app.
-		chromedp.Click(chromedp.CSS(`[data-path="app/main.sh"] [data-testid="file-delete"]`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`[data-path="app/main.sh"]`)),
+		chromedp.Click(row("app/main.sh", "file-delete")),
+		chromedp.WaitNotPresent(row("app/main.sh", "file-open")),
 		// Set a target and a build arg.
 		chromedp.SendKeys(browser.ByTestID("target-input"), "final"),
 		chromedp.Click(browser.ByTestID("arg-add")),
 		chromedp.SendKeys(browser.ByTestID("arg-name"), "RELEASE"),
 		chromedp.SendKeys(browser.ByTestID("arg-value"), "2"),
-		chromedp.Click(browser.ByTestID("build-button")),
 	)
-	b.WaitFor(t, 10*time.Second, "the build to end",
-		`document.querySelector('[data-testid="build-status"]').dataset.status === 'succeeded'`)
+	if got := b.Build(t, 10*time.Second); got != "succeeded" {
+		t.Fatalf("build %s", got)
+	}
 
-	_, spec := w.last(t)
-	var names []string
-	for name := range spec.Files {
-		names = append(names, name)
+	spec := w.lastSpec(t)
+	got := map[string]string{
+		"target":     spec.Target,
+		"dockerfile": spec.Dockerfile,
+		"RELEASE":    spec.BuildArgs["RELEASE"],
 	}
-	slices.Sort(names)
-	if got, want := fmt.Sprint(names), "[Dockerfile deps.txt notes/todo.txt]"; got != want {
-		t.Errorf("files built %s; want %s", got, want)
+	for name, data := range spec.Files {
+		got[name] = string(data)
 	}
-	if got := string(spec.Files["notes/todo.txt"]); got != "ship it\n" {
-		t.Errorf("notes/todo.txt built as %q", got)
+	want := map[string]string{
+		"target":         "final",
+		"dockerfile":     "Dockerfile",
+		"RELEASE":        "2",
+		"Dockerfile":     string(spec.Files["Dockerfile"]),
+		"deps.txt":       "ansi-colors 4.1.3\njson-lite 0.6.2\nretry-later 1.0.7\n",
+		"notes/todo.txt": "ship it\n",
 	}
-	if spec.Target != "final" || spec.BuildArgs["RELEASE"] != "2" || spec.Dockerfile != "Dockerfile" {
-		t.Errorf("spec target %q, args %v, dockerfile %q", spec.Target, spec.BuildArgs, spec.Dockerfile)
+	if len(got) != len(want) {
+		t.Errorf("built %v, want the keys of %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("built %s = %q, want %q", k, got[k], v)
+		}
 	}
 	b.CheckNoErrors(t)
 }
@@ -345,21 +360,13 @@ func TestLabSendsEdits(t *testing.T) {
 // TestLabShowsRefusal empties the Dockerfile: the server refuses the build
 // with 400 and the page shows why.
 func TestLabShowsRefusal(t *testing.T) {
-	lab := startLab(t, &scriptedWorker{script: successScript})
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab")
-
-	browser.Eval[bool](t, b, `(() => {
-		const ed = document.querySelector('[data-testid="editor"]');
-		ed.value = '  \n';
-		ed.dispatchEvent(new Event('input'));
-		return true;
-	})()`)
-	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
-	b.WaitFor(t, 10*time.Second, "the refusal",
-		`document.querySelector('[data-testid="build-status"]').dataset.status === 'failed'`)
-	got := browser.Eval[string](t, b,
-		`document.querySelector('[data-testid="build-error"]').innerText.replace(/\s+/g, ' ').trim()`)
+	_, b := startLab(t, &scriptedWorker{script: successScript}, "")
+	b.SetEditor(t, "  \n")
+	if got := b.Build(t, 10*time.Second); got != "failed" {
+		t.Fatalf("build %s", got)
+	}
+	got := browser.Eval[string](t, b, `document.querySelector('`+browser.TestID("build-error")+
+		`').innerText.replace(/\s+/g, ' ').trim()`)
 	want := `The server refused the build The Dockerfile "Dockerfile" is empty`
 	if got != want {
 		t.Errorf("error box %q; want %q", got, want)
@@ -369,20 +376,30 @@ func TestLabShowsRefusal(t *testing.T) {
 
 // TestLabAppliesScenario presses the example's "make the change" button.
 func TestLabAppliesScenario(t *testing.T) {
-	lab := startLab(t, &scriptedWorker{script: successScript})
-	b := browser.Start(t)
-	openLab(t, b, lab.url+"/lab?example=copy-order")
-
+	_, b := startLab(t, &scriptedWorker{script: successScript}, "?example=copy-order")
 	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("scenario-apply")))
-	got := browser.Eval[[]string](t, b, `[
-		document.querySelector('[data-testid="editor-path"]').textContent,
-		document.querySelector('[data-testid="editor"]').value.split('\n')[1],
-		document.querySelector('[data-testid="scenario-done"]').textContent,
-	]`)
-	want := []string{"app/main.sh", `echo "tally v2"`,
-		"Changed app/main.sh. Build again and compare the steps."}
-	if !slices.Equal(got, want) {
-		t.Errorf("after the change: got %q, want %q", got, want)
+	done := "Changed app/main.sh. Build again and compare the steps."
+	check(t, b, map[string]string{
+		text(tid("editor-path")):                     "app/main.sh",
+		prop(tid("editor"), "value.split('\\n')[1]"): `echo "tally v2"`,
+		text(tid("scenario-done")):                   done,
+	})
+	b.CheckNoErrors(t)
+}
+
+// TestLabDeletesEveryFile leaves the context empty: the editor has nothing
+// to edit, and typing cannot create a file without a name.
+func TestLabDeletesEveryFile(t *testing.T) {
+	w := &scriptedWorker{script: successScript}
+	_, b := startLab(t, w, "?example=copy-order")
+	for _, path := range []string{"Dockerfile", "app/main.sh", "deps.lock"} {
+		b.Do(t, 10*time.Second, chromedp.Click(chromedp.CSS(
+			`[data-path="`+path+`"] `+browser.TestID("file-delete"))))
 	}
+	check(t, b, map[string]string{
+		prop(tid("editor"), "disabled"):                                   "true",
+		text(tid("editor-path")):                                          "No file open",
+		"String(document.querySelectorAll('" + tid("file") + "').length)": "0",
+	})
 	b.CheckNoErrors(t)
 }

@@ -99,15 +99,6 @@ func (a *Assets) URL(name string) string {
 	return Prefix + as.hashed
 }
 
-// Names lists the plain names of the assets.
-func (a *Assets) Names() []string {
-	names := make([]string, 0, len(a.byName))
-	for n := range a.byName {
-		names = append(names, n)
-	}
-	return names
-}
-
 // ServeHTTP serves an asset by the path after Prefix. A hashed name is
 // cached for a year; a plain name is served too, for people and tools that
 // guess it, but must be revalidated every time.

@@ -71,7 +71,8 @@ func TestHome(t *testing.T) {
 			[]string{"multi-stage", "copy-order"}},
 		{"titles", texts(doc.Find(byTestID("example-title"))),
 			[]string{"One stage or two", "COPY order and the cache"}},
-		{"network badges", texts(doc.Find(byTestID("example-network"))), []string{"offline", "offline"}},
+		{"network badges", texts(doc.Find(byTestID("example-network"))),
+			[]string{"offline", "offline"}},
 		{"open links", attrs(doc.Find(byTestID("example-open")), "href"),
 			[]string{"/lab?example=multi-stage", "/lab?example=copy-order"}},
 		{"variant links", attrs(doc.Find(byTestID("variant-link")), "href"), []string{
@@ -90,7 +91,8 @@ func TestHome(t *testing.T) {
 		})
 	}
 
-	for _, href := range append(attrs(doc.Find(`link[rel]`), "href"), attrs(doc.Find("img"), "src")...) {
+	assets := append(attrs(doc.Find(`link[rel]`), "href"), attrs(doc.Find("img"), "src")...)
+	for _, href := range assets {
 		if !hashedAsset.MatchString(href) {
 			t.Errorf("asset %q is not served under a hashed name", href)
 		}
@@ -140,7 +142,8 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 	if got := one("editor-gutter").Children().Length(); got != lines {
 		t.Errorf("gutter has %d lines, want %d", got, lines)
 	}
-	if got := one("dockerfile-select").Find("option[selected]").AttrOr("value", ""); got != v.Dockerfile {
+	selected := one("dockerfile-select").Find("option[selected]")
+	if got := selected.AttrOr("value", ""); got != v.Dockerfile {
 		t.Errorf("selected Dockerfile %q, want %q", got, v.Dockerfile)
 	}
 	if got := one("target-input").AttrOr("value", ""); got != v.Target {
@@ -157,7 +160,8 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 		t.Errorf("status %q before any build, want idle", got)
 	}
 
-	for _, id := range []string{"tpl-file-row", "tpl-arg-row", "tpl-stage", "tpl-step", "tpl-warning"} {
+	templates := []string{"tpl-file-row", "tpl-arg-row", "tpl-stage", "tpl-step", "tpl-warning"}
+	for _, id := range templates {
 		if doc.Find("template#"+id).Length() != 1 {
 			t.Errorf("no <template id=%q> for the script", id)
 		}
@@ -182,9 +186,9 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 }
 
 func TestLabEscapesContent(t *testing.T) {
+	hostile := "FROM busybox\n</textarea><script>alert(1)</script>\n"
 	ex := examples.Example{ID: "x", Title: "<b>title</b>", Lesson: "l", Variants: []examples.Variant{{
-		Name: "v", Dockerfile: "Dockerfile",
-		Files: map[string]string{"Dockerfile": "FROM busybox\n</textarea><script>alert(1)</script>\n"},
+		Name: "v", Dockerfile: "Dockerfile", Files: map[string]string{"Dockerfile": hostile},
 	}}}
 	html, doc := render(t, web.Lab(web.LabProps{Example: ex, Variant: ex.Variants[0]}))
 	if strings.Contains(html, "<script>alert(1)") || strings.Contains(html, "<b>title</b>") {

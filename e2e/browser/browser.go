@@ -111,7 +111,8 @@ func (b *Browser) CheckNoErrors(t testing.TB) {
 
 // Do runs actions in the tab, failing t on the first error. Each call gets
 // at most timeout.
-func (b *Browser) Do(t testing.TB, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+func (b *Browser) Do(t testing.TB, timeout time.Duration,
+	actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.Ctx, timeout)
 	defer cancel()
