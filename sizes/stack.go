@@ -133,7 +133,9 @@ func (s *stack) put(layer int, parent *node, parentPath, name string, e entry) {
 
 // whiteout deletes path from the lower layers. dive gives the deletion the
 // size of the directory it removes, or nothing for a file, and only when the
-// path existed; the tally does the same so the scores agree.
+// path existed; the tally does the same so the scores agree. On a whiteout
+// for a path that never existed dive stops tallying the rest of that layer,
+// which we do not copy: there the scores can differ.
 func (s *stack) whiteout(layer int, p string) {
 	parent, name := s.lookupParent(p)
 	if parent == nil || parent.children[name] == nil {
@@ -157,6 +159,10 @@ func (s *stack) whiteout(layer int, p string) {
 // hide removes what lower layers wrote at n (a file, or everything under a
 // directory), counting it as wasted. It reports whether n itself is gone;
 // a directory stays when the current layer wrote it or something in it.
+//
+// A hard link elsewhere keeps a deleted file's bytes alive, yet they count
+// as wasted here: images that delete one name of a hard-linked file get
+// their waste overstated. Tracking groups of links would fix that.
 func (s *stack) hide(layer int, n *node, p string) bool {
 	if !n.dir {
 		st := n.stat
