@@ -138,15 +138,25 @@
 		}
 		renderFiles();
 		openFile(openPath);
+		focusFile(to);
+	}
+
+	// focusFile keeps the keyboard in the file list after it is redrawn.
+	function focusFile(path) {
+		const row = els.fileList.querySelector(`[data-path="${CSS.escape(path)}"]`);
+		(row ? byTestId('file-open', row) : els.fileAddInput).focus();
 	}
 
 	function deleteFile(path) {
+		const order = sortedPaths();
+		const next = order[order.indexOf(path) + 1] ?? order[order.indexOf(path) - 1];
 		files.delete(path);
 		if (openPath === path) {
 			openPath = files.has(dockerfile) ? dockerfile : sortedPaths()[0] ?? '';
 		}
 		renderFiles();
 		openFile(openPath);
+		focusFile(next ?? '');
 	}
 
 	els.fileAddForm.addEventListener('submit', (ev) => {
@@ -179,6 +189,7 @@
 				break;
 			case 'file-rename-cancel':
 				renderFiles();
+				focusFile(row.dataset.path);
 				break;
 		}
 	});
@@ -203,6 +214,7 @@
 		const to = byTestId('file-rename-input', row).value.trim();
 		if (to === from) {
 			renderFiles();
+			focusFile(from);
 			return;
 		}
 		const problem = pathProblem(to, from);
@@ -215,7 +227,9 @@
 
 	els.fileList.addEventListener('keydown', (ev) => {
 		if (ev.key === 'Escape' && ev.target.matches('[data-testid="file-rename-input"]')) {
+			const path = ev.target.closest('[data-testid="file"]').dataset.path;
 			renderFiles();
+			focusFile(path);
 		}
 	});
 

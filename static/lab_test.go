@@ -319,6 +319,13 @@ func TestLabSendsEdits(t *testing.T) {
 		// Delete the app.
 		chromedp.Click(row("app/main.sh", "file-delete")),
 		chromedp.WaitNotPresent(row("app/main.sh", "file-open")),
+	)
+	// The keyboard stays in the list, on the file after the deleted one.
+	focused := browser.Eval[string](t, b, `document.activeElement.closest('[data-path]')?.dataset.path`)
+	if focused != "deps.txt" {
+		t.Errorf("focus on %q after the delete, want deps.txt", focused)
+	}
+	b.Do(t, 20*time.Second,
 		// Set a target and a build arg.
 		chromedp.SendKeys(browser.ByTestID("target-input"), "final"),
 		chromedp.Click(browser.ByTestID("arg-add")),
