@@ -236,3 +236,44 @@ func requireWarning(t *testing.T, f labtest.Finished, rule string, line int) {
 	}
 	t.Errorf("no %s warning on line %d; warnings: %+v", rule, line, f.State.Warnings)
 }
+
+// Case 10: deleting a file in a later step does not shrink the image.
+func TestCaseDeleteInLaterStep(t *testing.T) {
+	c := labtest.NewClient(t)
+	const mb = 1_000_000
+	build := func(dockerfile string) labtest.Finished {
+		f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": dockerfile}})
+		requireStatus(t, f, domain.StatusSucceeded)
+		if f.State.Image == nil {
+			t.Fatalf("build %s has no image report", f.ID)
+		}
+		return f
+	}
+	a := build("FROM busybox\nRUN head -c 100000000 /dev/urandom > /big\nRUN rm /big\n")
+	b := build("FROM busybox\nRUN head -c 100000000 /dev/urandom > /big && rm /big\n")
+	cc := build("FROM busybox AS build\nRUN head -c 100000000 /dev/urandom > /big && echo small > /small\n" +
+		"FROM busybox\nCOPY --from=build /small /small\n")
+
+	base := a.State.Sizes[0].Rows[0].SizeBytes
+	bigRun := a.Step(t, "stage-0", "RUN head")
+	rmRun := a.Step(t, "stage-0", "RUN rm")
+	within(t, "A: first RUN layer", *bigRun.SizeBytes, 100*mb, mb)
+	within(t, "A: rm layer", *rmRun.SizeBytes, 0, 1000)
+	within(t, "A: compressed first RUN layer", *bigRun.CompressedBytes, 100*mb, 2*mb)
+	within(t, "A: image", a.State.Image.SizeBytes, base+100*mb, mb)
+	within(t, "A: wasted", a.State.Image.WastedBytes, 100*mb, mb)
+	within(t, "B: image", b.State.Image.SizeBytes, base, 1000)
+	within(t, "C: image", cc.State.Image.SizeBytes, base, 1000)
+	if len(cc.State.Image.KeptOut) != 1 || cc.State.Image.KeptOut[0].Name != "build" {
+		t.Fatalf("C: kept out %+v, want the build stage", cc.State.Image.KeptOut)
+	}
+	within(t, "C: build stage kept out", cc.State.Image.KeptOut[0].SizeBytes, base+100*mb, mb)
+	within(t, "C: saved", cc.State.Image.SavedBytes, 100*mb, mb)
+}
+
+func within(t *testing.T, what string, got, want, tolerance int64) {
+	t.Helper()
+	if got < want-tolerance || got > want+tolerance {
+		t.Errorf("%s: %d bytes, want %d ± %d", what, got, want, tolerance)
+	}
+}

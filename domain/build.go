@@ -67,6 +67,11 @@ type Step struct {
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
 	DurationMs  int64      `json:"durationMs"`
 	Error       string     `json:"error,omitempty"`
+	// SizeBytes and CompressedBytes are what the step's layer added to its
+	// stage's image, once the image is measured; nil before and for steps
+	// of stages that were not measured.
+	SizeBytes       *int64 `json:"sizeBytes,omitempty"`
+	CompressedBytes *int64 `json:"compressedBytes,omitempty"`
 }
 
 // Stage is one FROM block of the Dockerfile. Skipped stages are those the
@@ -77,6 +82,10 @@ type Stage struct {
 	Base    string    `json:"base"`
 	Line    LineRange `json:"line"`
 	Skipped bool      `json:"skipped"`
+	// Sizes of the stage's image, once measured.
+	SizeBytes       *int64 `json:"sizeBytes,omitempty"`
+	CompressedBytes *int64 `json:"compressedBytes,omitempty"`
+	Layers          *int   `json:"layers,omitempty"`
 }
 
 // Warning is a finding of the Dockerfile linter that runs inside the worker.

@@ -17,22 +17,26 @@ const (
 	EventLogChunk      EventType = "log"
 	EventWarning       EventType = "warning"
 	EventProgress      EventType = "progress"
+	EventStageSize     EventType = "stage.size"
+	EventImage         EventType = "image"
 	EventResult        EventType = "result"
 )
 
 // Event is one entry of a build's append-only stream. Seq counts from 1 with
 // no gaps, so a viewer that saw up to N asks for what came after N.
 type Event struct {
-	Seq      int64     `json:"seq"`
-	Type     EventType `json:"type"`
-	Time     time.Time `json:"time"`
-	Status   Status    `json:"status,omitempty"`
-	Stages   []Stage   `json:"stages,omitempty"`
-	Step     *Step     `json:"step,omitempty"`
-	Log      *LogChunk `json:"log,omitempty"`
-	Warning  *Warning  `json:"warning,omitempty"`
-	Progress *Progress `json:"progress,omitempty"`
-	Result   *Result   `json:"result,omitempty"`
+	Seq      int64        `json:"seq"`
+	Type     EventType    `json:"type"`
+	Time     time.Time    `json:"time"`
+	Status   Status       `json:"status,omitempty"`
+	Stages   []Stage      `json:"stages,omitempty"`
+	Step     *Step        `json:"step,omitempty"`
+	Log      *LogChunk    `json:"log,omitempty"`
+	Warning  *Warning     `json:"warning,omitempty"`
+	Progress *Progress    `json:"progress,omitempty"`
+	Size     *StageSize   `json:"size,omitempty"`
+	Image    *ImageReport `json:"image,omitempty"`
+	Result   *Result      `json:"result,omitempty"`
 }
 
 // LogChunk is output a step wrote. Data is text; bytes that are not UTF-8 are

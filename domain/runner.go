@@ -199,6 +199,7 @@ func (b *Build) State() BuildState {
 		Stages:     []Stage{},
 		Steps:      []Step{},
 		Warnings:   []Warning{},
+		Sizes:      []StageSize{},
 	}
 	events, _, _ := b.Events.After(0)
 	for _, e := range events {

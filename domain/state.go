@@ -6,17 +6,19 @@ import "time"
 // answers with. It is rebuilt from the event log, so a replay and a live
 // build look the same.
 type BuildState struct {
-	ID         string      `json:"id"`
-	Status     Status      `json:"status"`
-	Dockerfile string      `json:"dockerfile"`
-	Target     string      `json:"target"`
-	CreatedAt  time.Time   `json:"createdAt"`
-	DurationMs int64       `json:"durationMs"`
-	Stages     []Stage     `json:"stages"`
-	Steps      []Step      `json:"steps"`
-	Warnings   []Warning   `json:"warnings"`
-	Progress   Progress    `json:"progress"`
-	Error      *BuildError `json:"error"`
+	ID         string       `json:"id"`
+	Status     Status       `json:"status"`
+	Dockerfile string       `json:"dockerfile"`
+	Target     string       `json:"target"`
+	CreatedAt  time.Time    `json:"createdAt"`
+	DurationMs int64        `json:"durationMs"`
+	Stages     []Stage      `json:"stages"`
+	Steps      []Step       `json:"steps"`
+	Warnings   []Warning    `json:"warnings"`
+	Progress   Progress     `json:"progress"`
+	Sizes      []StageSize  `json:"sizes"`
+	Image      *ImageReport `json:"image"`
+	Error      *BuildError  `json:"error"`
 }
 
 // Apply folds one event into the state. Log chunks are left out: they stay in
@@ -33,6 +35,10 @@ func (s *BuildState) Apply(e Event) {
 		s.Warnings = append(s.Warnings, *e.Warning)
 	case EventProgress:
 		s.Progress = *e.Progress
+	case EventStageSize:
+		s.applySize(*e.Size)
+	case EventImage:
+		s.Image = e.Image
 	case EventResult:
 		s.Status = e.Result.Status
 		s.DurationMs = e.Result.DurationMs
@@ -48,4 +54,29 @@ func (s *BuildState) putStep(step Step) {
 		}
 	}
 	s.Steps = append(s.Steps, step)
+}
+
+// applySize records a stage's measured size on the stage and on the steps
+// whose layers it weighed, matched by stage and line.
+func (s *BuildState) applySize(size StageSize) {
+	s.Sizes = append(s.Sizes, size)
+	for i := range s.Stages {
+		if s.Stages[i].Name == size.Name {
+			s.Stages[i].SizeBytes = &size.SizeBytes
+			s.Stages[i].CompressedBytes = &size.CompressedBytes
+			s.Stages[i].Layers = &size.Layers
+		}
+	}
+	for _, row := range size.Rows {
+		if row.Base || row.Line == nil {
+			continue
+		}
+		for i := range s.Steps {
+			st := &s.Steps[i]
+			if st.Stage == size.Name && st.Line != nil && st.Line.Start == row.Line.Start {
+				st.SizeBytes = &row.SizeBytes
+				st.CompressedBytes = &row.CompressedBytes
+			}
+		}
+	}
 }

@@ -22,6 +22,19 @@ type plan struct {
 	// steps maps a stage's progress name and a step index (1-based, as in
 	// "[builder 2/4]") to the instruction's lines.
 	steps map[stepKey]domain.LineRange
+	// instrs lists each stage's instructions after FROM, for matching
+	// image history entries to lines.
+	instrs [][]instr
+	// parent is the index of the stage a stage's FROM names, or -1 for an
+	// image or scratch.
+	parent []int
+}
+
+// instr is one instruction of a stage as written.
+type instr struct {
+	keyword string
+	text    string
+	line    domain.LineRange
 }
 
 type stepKey struct {
@@ -72,7 +85,20 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 			progressName = ""
 		}
 		index := 0
-		_, fromStage := byName[strings.ToLower(base)]
+		parent, fromStage := byName[strings.ToLower(base)]
+		if !fromStage {
+			parent = -1
+		}
+		p.parent = append(p.parent, parent)
+		var list []instr
+		for _, cmd := range st.Commands {
+			list = append(list, instr{
+				keyword: strings.ToUpper(cmd.Name()),
+				text:    sourceText(cmd),
+				line:    lineRange(cmd.Location()),
+			})
+		}
+		p.instrs = append(p.instrs, list)
 		if !fromStage && base != "scratch" {
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
@@ -170,6 +196,14 @@ func (p *plan) line(stage string, index int) *domain.LineRange {
 		return nil
 	}
 	return &r
+}
+
+// sourceText is an instruction as written, continuation lines joined.
+func sourceText(cmd instructions.Command) string {
+	if s, ok := cmd.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return cmd.Name()
 }
 
 func stageName(st instructions.Stage, i int) string {

@@ -110,6 +110,17 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 
 	err := w.solve(ctx, dir, spec, tr)
 	if err == nil {
+		if planErr != nil {
+			return nil
+		}
+		if err := w.measure(ctx, dir, spec, p, emit); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.log.Warn("measure images", "build_id", id, "error", err)
+			emit(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
+				Rule: "layerlab", Message: "the image sizes could not be measured: " + cleanError(err.Error())}})
+		}
 		return nil
 	}
 	if w.daemon != nil && grpcerrors.Code(err) == codes.Unavailable {

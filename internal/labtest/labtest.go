@@ -115,16 +115,23 @@ func Seed(ctx context.Context, dir string, images []string, log *slog.Logger) er
 // Buildkitd finds the buildkitd binary: $LAYERLAB_BUILDKITD, else bin/ at
 // the module root, which make build fills.
 func Buildkitd() (string, error) {
-	if p := os.Getenv("LAYERLAB_BUILDKITD"); p != "" {
+	if _, err := exec.LookPath("runc"); err != nil {
+		return "", fmt.Errorf("runc is missing: run scripts/install-deps.sh (make test does it)")
+	}
+	return binary("LAYERLAB_BUILDKITD", "buildkitd")
+}
+
+// Buildctl finds the buildctl binary the same way, from $LAYERLAB_BUILDCTL.
+func Buildctl() (string, error) { return binary("LAYERLAB_BUILDCTL", "buildctl") }
+
+func binary(envVar, name string) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
 		return p, nil
 	}
 	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "bin", "buildkitd")
+	p := filepath.Join(filepath.Dir(file), "..", "..", "bin", name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no buildkitd at %s: run make build (make test does it)", p)
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return "", fmt.Errorf("runc is missing: run scripts/install-deps.sh (make test does it)")
+		return "", fmt.Errorf("no %s at %s: run make build (make test does it)", name, p)
 	}
 	return p, nil
 }

@@ -1,0 +1,242 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/sizes"
+)
+
+// measure exports the image of every stage the target needed, one solve per
+// stage (all cached by then), and weighs its layers. Each stage's size is
+// emitted as soon as it is known; the final image's report comes last.
+func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *plan, emit func(domain.Event)) error {
+	start := time.Now()
+	exports := dir + "-images"
+	if err := os.MkdirAll(exports, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(exports)
+	dfDir, err := writeNamedDockerfile(exports, spec.Files[spec.Dockerfile], p)
+	if err != nil {
+		return err
+	}
+
+	final := len(p.stages) - 1
+	if spec.Target != "" {
+		for i, st := range p.stages {
+			if st.Name == strings.ToLower(spec.Target) {
+				final = i
+			}
+		}
+	}
+	reports := map[int]*sizes.Report{}
+	var sizesOut []domain.StageSize
+	for i, st := range p.stages {
+		if st.Skipped {
+			continue
+		}
+		tarPath := filepath.Join(exports, fmt.Sprintf("stage-%d.tar", i))
+		if err := w.exportStage(ctx, dir, dfDir, spec, exportTarget(p, i), tarPath); err != nil {
+			return fmt.Errorf("export stage %s: %w", st.Name, err)
+		}
+		img, err := sizes.Open(tarPath)
+		if err != nil {
+			return fmt.Errorf("open image of stage %s: %w", st.Name, err)
+		}
+		rep, err := sizes.Analyze(ctx, img)
+		if err != nil {
+			return fmt.Errorf("analyze stage %s: %w", st.Name, err)
+		}
+		_ = os.Remove(tarPath)
+		reports[i] = rep
+		size := stageSize(p, i, rep)
+		sizesOut = append(sizesOut, size)
+		emit(domain.Event{Type: domain.EventStageSize, Size: &size})
+	}
+
+	report := imageReport(p, final, reports[final], sizesOut)
+	report.MeasureMs = time.Since(start).Milliseconds()
+	emit(domain.Event{Type: domain.EventImage, Image: &report})
+	w.log.Debug("images measured", "stages", len(reports), "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// exportStage solves the Dockerfile for one stage and writes its image as an
+// OCI layout tar. Everything is cached by now; the cost is the export.
+func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, target, tarPath string) error {
+	contextFS, err := fsutil.NewFS(dir)
+	if err != nil {
+		return err
+	}
+	dockerfileFS, err := fsutil.NewFS(dfDir)
+	if err != nil {
+		return err
+	}
+	attrs := map[string]string{"filename": "Dockerfile", "cmdline": "", "target": target}
+	for k, v := range spec.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	opt := client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		SharedKey:     "layerlab-" + filepath.Base(tarPath) + "-" + filepath.Base(dir),
+		Exports: []client.ExportEntry{{
+			Type:  client.ExporterOCI,
+			Attrs: map[string]string{"compression": "gzip"},
+			Output: func(map[string]string) (io.WriteCloser, error) {
+				return os.Create(tarPath)
+			},
+		}},
+	}
+	_, err = w.client.Solve(ctx, nil, opt, nil)
+	return err
+}
+
+// writeNamedDockerfile writes a copy of the Dockerfile in which every
+// unnamed stage gets a name, since only named stages can be a target. The
+// names go at the end of the FROM line, so no line moves.
+func writeNamedDockerfile(dir string, dockerfile []byte, p *plan) (string, error) {
+	lines := strings.Split(string(dockerfile), "\n")
+	for i, st := range p.stages {
+		if !st.Skipped && st.Name == fmt.Sprintf("stage-%d", i) && st.Line.End > 0 && st.Line.End <= len(lines) {
+			l := strings.TrimRight(lines[st.Line.End-1], "\r")
+			lines[st.Line.End-1] = l + " AS " + exportTarget(p, i)
+		}
+	}
+	dfDir := filepath.Join(dir, "dockerfile")
+	if err := os.MkdirAll(dfDir, 0o700); err != nil {
+		return "", err
+	}
+	return dfDir, os.WriteFile(filepath.Join(dfDir, "Dockerfile"), []byte(strings.Join(lines, "\n")), 0o600)
+}
+
+// exportTarget is the target that builds stage i in the named copy.
+func exportTarget(p *plan, i int) string {
+	if p.stages[i].Name == fmt.Sprintf("stage-%d", i) {
+		return fmt.Sprintf("layerlab-export-%d", i)
+	}
+	return p.stages[i].Name
+}
+
+// stageSize splits a stage's image into the base's share and one row per
+// instruction. History entries are matched to instructions from the end:
+// BuildKit writes one entry for each instruction that changes the image,
+// in order, after the base's own entries.
+func stageSize(p *plan, i int, rep *sizes.Report) domain.StageSize {
+	size := domain.StageSize{
+		Name:            p.stages[i].Name,
+		SizeBytes:       rep.Size,
+		CompressedBytes: rep.CompressedSize,
+		Layers:          rep.LayerCount,
+		WastedBytes:     rep.WastedSize,
+	}
+	instrs := p.instrs[i]
+	rows := make([]domain.SizeRow, len(instrs))
+	matched := make([]bool, len(instrs))
+	h := len(rep.Layers) - 1
+	for c := len(instrs) - 1; c >= 0 && h >= 0; c-- {
+		if !strings.HasPrefix(strings.TrimSpace(rep.Layers[h].CreatedBy), instrs[c].keyword) {
+			continue // the instruction wrote no history entry (EXPOSE, ONBUILD...)
+		}
+		rows[c] = row(instrs[c], rep.Layers[h])
+		matched[c] = true
+		h--
+	}
+	for c := range instrs {
+		if !matched[c] {
+			rows[c] = domain.SizeRow{Instruction: instrs[c].text, Line: lineOf(instrs[c])}
+		}
+	}
+
+	base := domain.SizeRow{Base: true, Instruction: "FROM " + p.stages[i].Base, Line: &p.stages[i].Line}
+	for _, l := range rep.Layers[:h+1] {
+		base.SizeBytes += l.Size
+		base.CompressedBytes += l.CompressedSize
+		base.WastedBytes += l.WastedSize
+		if !l.EmptyLayer {
+			base.Layers++
+		}
+	}
+	size.Rows = append([]domain.SizeRow{base}, rows...)
+	return size
+}
+
+func row(in instr, l sizes.Layer) domain.SizeRow {
+	r := domain.SizeRow{
+		Instruction:     in.text,
+		Line:            lineOf(in),
+		SizeBytes:       l.Size,
+		CompressedBytes: l.CompressedSize,
+		WastedBytes:     l.WastedSize,
+	}
+	if !l.EmptyLayer {
+		r.Layers = 1
+	}
+	return r
+}
+
+func lineOf(in instr) *domain.LineRange {
+	l := in.line
+	return &l
+}
+
+// imageReport is the final image's report card, with what the stages the
+// build did not ship weighed.
+func imageReport(p *plan, final int, rep *sizes.Report, stages []domain.StageSize) domain.ImageReport {
+	c := rep.Config
+	out := domain.ImageReport{
+		Stage:             p.stages[final].Name,
+		SizeBytes:         rep.Size,
+		CompressedBytes:   rep.CompressedSize,
+		Layers:            rep.LayerCount,
+		WastedBytes:       rep.WastedSize,
+		EfficiencyPercent: rep.EfficiencyPercent,
+		WastedFiles:       []domain.WastedFile{},
+		Base:              rootBase(p, final),
+		User:              c.User,
+		RunsAsRoot:        c.RunsAsRoot,
+		ExposedPorts:      c.ExposedPorts,
+		Entrypoint:        c.Entrypoint,
+		Cmd:               c.Cmd,
+		WorkingDir:        c.WorkingDir,
+		EnvNames:          c.EnvNames,
+		KeptOut:           []domain.StageSize{},
+	}
+	if c.Healthcheck != nil && !c.Healthcheck.Disabled {
+		out.Healthcheck = c.Healthcheck.Test
+	}
+	for _, f := range rep.WastedFiles {
+		out.WastedFiles = append(out.WastedFiles, domain.WastedFile{Path: f.Path, WastedBytes: f.WastedSize, Layers: f.Layers})
+	}
+	biggest := rep.Size
+	for _, s := range stages {
+		if s.Name == out.Stage {
+			continue
+		}
+		kept := s
+		kept.Rows = nil
+		out.KeptOut = append(out.KeptOut, kept)
+		biggest = max(biggest, s.SizeBytes)
+	}
+	out.SavedBytes = biggest - rep.Size
+	return out
+}
+
+// rootBase follows FROM through stages to the image the final stage rests on.
+func rootBase(p *plan, i int) string {
+	for p.parent[i] >= 0 {
+		i = p.parent[i]
+	}
+	return p.stages[i].Base
+}
