@@ -80,6 +80,10 @@ func TestCaseRunStaysCached(t *testing.T) {
 			t.Errorf("rebuild: %q reran; only its text and the steps before it decide its cache key", p)
 		}
 	}
+	if first.State.Image == nil || second.State.Image == nil ||
+		first.State.Image.Digest == "" || first.State.Image.Digest != second.State.Image.Digest {
+		t.Errorf("image digest changed on a fully cached rebuild: %+v then %+v", first.State.Image, second.State.Image)
+	}
 	if second.Log() != "" {
 		t.Errorf("rebuild printed %q; cached steps print nothing", second.Log())
 	}

@@ -11,6 +11,8 @@ type StageSize struct {
 	CompressedBytes int64  `json:"compressedBytes"`
 	Layers          int    `json:"layers"`
 	WastedBytes     int64  `json:"wastedBytes"`
+	// Digest is the image manifest's digest.
+	Digest string `json:"digest"`
 	// Rows splits the size by where it came from: the base first (the
 	// image or stage named in FROM), then one row per instruction of the
 	// stage, metadata-only ones with 0 bytes.
@@ -32,7 +34,10 @@ type SizeRow struct {
 
 // ImageReport is the final image's report card.
 type ImageReport struct {
-	Stage           string `json:"stage"`
+	Stage string `json:"stage"`
+	// Digest is the final image manifest's digest: the same for a rebuild
+	// that reused every step.
+	Digest          string `json:"digest"`
 	SizeBytes       int64  `json:"sizeBytes"`
 	CompressedBytes int64  `json:"compressedBytes"`
 	Layers          int    `json:"layers"`

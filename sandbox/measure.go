@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/layerlab/layerlab/domain"
@@ -46,7 +47,8 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 			continue
 		}
 		tarPath := filepath.Join(exports, fmt.Sprintf("stage-%d.tar", i))
-		if err := w.exportStage(ctx, dir, dfDir, spec, exportTarget(p, i), tarPath); err != nil {
+		digest, err := w.exportStage(ctx, dir, dfDir, spec, exportTarget(p, i), tarPath)
+		if err != nil {
 			return fmt.Errorf("export stage %s: %w", st.Name, err)
 		}
 		img, err := sizes.Open(tarPath)
@@ -60,6 +62,7 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 		_ = os.Remove(tarPath)
 		reports[i] = rep
 		size := stageSize(p, i, rep)
+		size.Digest = digest
 		sizesOut = append(sizesOut, size)
 		emit(domain.Event{Type: domain.EventStageSize, Size: &size})
 	}
@@ -73,14 +76,14 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 
 // exportStage solves the Dockerfile for one stage and writes its image as an
 // OCI layout tar. Everything is cached by now; the cost is the export.
-func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, target, tarPath string) error {
+func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, target, tarPath string) (string, error) {
 	contextFS, err := fsutil.NewFS(dir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	dockerfileFS, err := fsutil.NewFS(dfDir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	attrs := map[string]string{"filename": "Dockerfile", "cmdline": "", "target": target}
 	for k, v := range spec.BuildArgs {
@@ -99,8 +102,11 @@ func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain
 			},
 		}},
 	}
-	_, err = w.client.Solve(ctx, nil, opt, nil)
-	return err
+	resp, err := w.client.Solve(ctx, nil, opt, nil)
+	if err != nil {
+		return "", err
+	}
+	return resp.ExporterResponse[exptypes.ExporterImageDigestKey], nil
 }
 
 // writeNamedDockerfile writes a copy of the Dockerfile in which every
@@ -197,6 +203,7 @@ func imageReport(p *plan, final int, rep *sizes.Report, stages []domain.StageSiz
 	c := rep.Config
 	out := domain.ImageReport{
 		Stage:             p.stages[final].Name,
+		Digest:            digestOf(stages, p.stages[final].Name),
 		SizeBytes:         rep.Size,
 		CompressedBytes:   rep.CompressedSize,
 		Layers:            rep.LayerCount,
@@ -239,4 +246,13 @@ func rootBase(p *plan, i int) string {
 		i = p.parent[i]
 	}
 	return p.stages[i].Base
+}
+
+func digestOf(stages []domain.StageSize, name string) string {
+	for _, s := range stages {
+		if s.Name == name {
+			return s.Digest
+		}
+	}
+	return ""
 }
