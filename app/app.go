@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/layerlab/layerlab/domain"
@@ -48,7 +49,10 @@ type App struct {
 	daemon  *sandbox.Daemon
 	mirror  net.Addr
 	stopMir context.CancelFunc
-	served  chan error
+	// mirrorStore is the managed worker's image mirror; nil with a remote
+	// worker.
+	mirrorStore *mirror.Mirror
+	served      chan error
 }
 
 // Start brings every part up and starts serving HTTP. On error, whatever
@@ -89,6 +93,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
+	if a.mirrorStore != nil {
+		a.worker.SetSalter(mirrorSalter{a.mirrorStore, log.With("component", "mirror")})
+	}
 	if a.daemon == nil {
 		a.logRemoteWorker(ctx)
 	}
@@ -113,6 +120,7 @@ func (a *App) startMirror(ctx context.Context) error {
 		a.log.Warn("the image mirror is empty; run `layerlab images seed` (make images) "+
 			"or builds can use only images the registry serves", "dir", m.Dir())
 	}
+	a.mirrorStore = m
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopMir = cancel
 	a.mirror, err = m.Serve(mctx, "127.0.0.1:0")
@@ -215,5 +223,34 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.stopMir != nil {
 		a.stopMir()
+	}
+}
+
+// mirrorSalter lets the worker salt base images through the image mirror.
+type mirrorSalter struct {
+	m   *mirror.Mirror
+	log *slog.Logger
+}
+
+func (s mirrorSalter) SaltBase(ref, salt string) (string, error) {
+	r, err := s.m.Salted(ref, salt)
+	if err != nil {
+		return "", err
+	}
+	return r.Full(), nil
+}
+
+func (s mirrorSalter) ReleaseSalt(salt string) {
+	imgs, err := s.m.Images()
+	if err != nil {
+		s.log.Warn("list images to release a salt", "error", err)
+		return
+	}
+	for _, img := range imgs {
+		if strings.HasSuffix(img.Ref.Tag, "-salt-"+salt) {
+			if err := s.m.Remove(img.Ref.String()); err != nil {
+				s.log.Warn("remove salted image", "image", img.Ref.String(), "error", err)
+			}
+		}
 	}
 }

@@ -29,6 +29,13 @@ type Spec struct {
 	Dockerfile string
 	Target     string
 	BuildArgs  map[string]string
+
+	// NoCache makes the worker run every step, reusing nothing.
+	NoCache bool
+	// CacheSalt, when set, gives the build base images of its own (copies
+	// that differ only in a label), so that its cache keys are shared only
+	// with other builds of the same salt. Measured scenarios use it.
+	CacheSalt string
 }
 
 // LineRange is a span of Dockerfile lines, 1-based and inclusive, as the

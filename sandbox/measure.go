@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/layerlab/layerlab/domain"
@@ -20,7 +21,8 @@ import (
 // measure exports the image of every stage the target needed, one solve per
 // stage (all cached by then), and weighs its layers. Each stage's size is
 // emitted as soon as it is known; the final image's report comes last.
-func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *plan, emit func(domain.Event)) error {
+func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *plan, policy *spb.Policy,
+	emit func(domain.Event)) error {
 	start := time.Now()
 	exports := dir + "-images"
 	if err := os.MkdirAll(exports, 0o700); err != nil {
@@ -47,7 +49,7 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 			continue
 		}
 		tarPath := filepath.Join(exports, fmt.Sprintf("stage-%d.tar", i))
-		digest, err := w.exportStage(ctx, dir, dfDir, spec, exportTarget(p, i), tarPath)
+		digest, err := w.exportStage(ctx, dir, dfDir, spec, policy, exportTarget(p, i), tarPath)
 		if err != nil {
 			return fmt.Errorf("export stage %s: %w", st.Name, err)
 		}
@@ -76,7 +78,8 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 
 // exportStage solves the Dockerfile for one stage and writes its image as an
 // OCI layout tar. Everything is cached by now; the cost is the export.
-func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, target, tarPath string) (string, error) {
+func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, policy *spb.Policy,
+	target, tarPath string) (string, error) {
 	contextFS, err := fsutil.NewFS(dir)
 	if err != nil {
 		return "", err
@@ -93,6 +96,7 @@ func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		SourcePolicy:  policy,
 		SharedKey:     "layerlab-" + filepath.Base(tarPath) + "-" + filepath.Base(dir),
 		Exports: []client.ExportEntry{{
 			Type:  client.ExporterOCI,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -34,6 +35,28 @@ type Worker struct {
 	daemon  *Daemon
 	workDir string
 	log     *slog.Logger
+	salter  BaseSalter
+}
+
+// BaseSalter makes salted copies of base images: same layers, a digest of
+// their own. The image mirror is one.
+type BaseSalter interface {
+	// SaltBase returns the docker.io reference of a salted copy of ref, or
+	// an error when it has no such image.
+	SaltBase(ref, salt string) (string, error)
+	// ReleaseSalt forgets every copy made with salt.
+	ReleaseSalt(salt string)
+}
+
+// SetSalter lets the worker give builds with a cache salt base images of
+// their own.
+func (w *Worker) SetSalter(s BaseSalter) { w.salter = s }
+
+// ReleaseSalt drops the base images made for salt.
+func (w *Worker) ReleaseSalt(salt string) {
+	if w.salter != nil {
+		w.salter.ReleaseSalt(salt)
+	}
 }
 
 // NewWorker connects to the buildkitd at addr. daemon is the process behind
@@ -107,13 +130,14 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 		emit(domain.Event{Type: domain.EventStages, Stages: p.stages})
 	}
 	tr := newTranslator(p, emit)
+	policy := w.saltPolicy(p, spec, emit)
 
-	err := w.solve(ctx, dir, spec, tr)
+	err := w.solve(ctx, dir, spec, tr, policy)
 	if err == nil {
 		if planErr != nil {
 			return nil
 		}
-		if err := w.measure(ctx, dir, spec, p, emit); err != nil {
+		if err := w.measure(ctx, dir, spec, p, policy, emit); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -140,7 +164,7 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 	return describeFailure(err, tr)
 }
 
-func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *translator) error {
+func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *translator, policy *spb.Policy) error {
 	contextFS, err := fsutil.NewFS(dir)
 	if err != nil {
 		return fmt.Errorf("open context: %w", err)
@@ -163,9 +187,13 @@ func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *tr
 	for k, v := range spec.BuildArgs {
 		attrs["build-arg:"+k] = v
 	}
+	if spec.NoCache {
+		attrs["no-cache"] = ""
+	}
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
+		SourcePolicy:  policy,
 		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
 		// A key of its own makes the worker copy every file of this context
 		// afresh. With a shared key it keeps files whose size and mtime match
