@@ -142,6 +142,7 @@ func (a *App) logRemoteWorker(ctx context.Context) {
 func (a *App) serveHTTP(ctx context.Context) error {
 	e, srv := handlers.New(handlers.Deps{
 		Runner: a.runner,
+		Runs:   domain.NewRuns(a.runner, a.worker, a.log.With("component", "runs")),
 		Health: a.worker.Health,
 		Log:    a.log.With("component", "http"),
 	})

@@ -79,6 +79,10 @@ type Step struct {
 	// of stages that were not measured.
 	SizeBytes       *int64 `json:"sizeBytes,omitempty"`
 	CompressedBytes *int64 `json:"compressedBytes,omitempty"`
+	// Reason says, on a rebuild of a scenario, why the step reran or stayed
+	// cached; FirstMiss marks the first step that missed the cache.
+	Reason    *Reason `json:"reason,omitempty"`
+	FirstMiss bool    `json:"firstMiss,omitempty"`
 }
 
 // Stage is one FROM block of the Dockerfile. Skipped stages are those the

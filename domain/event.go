@@ -19,6 +19,9 @@ const (
 	EventProgress      EventType = "progress"
 	EventStageSize     EventType = "stage.size"
 	EventImage         EventType = "image"
+	EventBuildResult   EventType = "build.result"
+	EventVariant       EventType = "variant"
+	EventComparison    EventType = "comparison"
 	EventResult        EventType = "result"
 )
 
@@ -37,6 +40,11 @@ type Event struct {
 	Size     *StageSize   `json:"size,omitempty"`
 	Image    *ImageReport `json:"image,omitempty"`
 	Result   *Result      `json:"result,omitempty"`
+
+	// Run tags the events of a scenario run with the build they came from.
+	Run        *RunRef        `json:"run,omitempty"`
+	Variant    *VariantResult `json:"variant,omitempty"`
+	Comparison *Comparison    `json:"comparison,omitempty"`
 }
 
 // LogChunk is output a step wrote. Data is text; bytes that are not UTF-8 are

@@ -23,6 +23,14 @@ type buildRequest struct {
 	BuildArgs  map[string]string `json:"buildArgs"`
 }
 
+func (req buildRequest) spec() domain.Spec {
+	files := make(map[string][]byte, len(req.Files))
+	for name, text := range req.Files {
+		files[name] = []byte(text)
+	}
+	return domain.Spec{Files: files, Dockerfile: req.Dockerfile, Target: req.Target, BuildArgs: req.BuildArgs}
+}
+
 type buildCreated struct {
 	ID     string `json:"id"`
 	Events string `json:"events"`
@@ -68,11 +76,7 @@ func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
 		if err := dec.Decode(&req); err != nil {
 			return domain.Spec{}, bodyError(err)
 		}
-		files := make(map[string][]byte, len(req.Files))
-		for name, text := range req.Files {
-			files[name] = []byte(text)
-		}
-		return domain.Spec{Files: files, Dockerfile: req.Dockerfile, Target: req.Target, BuildArgs: req.BuildArgs}, nil
+		return req.spec(), nil
 
 	case "application/x-tar":
 		files, err := readTar(body, limits)

@@ -34,6 +34,11 @@ func (s *Server) buildEvents(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
 	}
+	return s.serveEvents(c, b.ID, b.Events)
+}
+
+// serveEvents upgrades to a WebSocket and streams log from ?after on.
+func (s *Server) serveEvents(c echo.Context, id string, log *domain.EventLog) error {
 	after, err := parseAfter(c.QueryParam("after"))
 	if err != nil {
 		return err
@@ -42,7 +47,7 @@ func (s *Server) buildEvents(c echo.Context) error {
 	conn, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
 		// The upgrader has already answered the client.
-		s.Log.Warn("websocket upgrade failed", "build_id", b.ID, "error", err)
+		s.Log.Warn("websocket upgrade failed", "stream_id", id, "error", err)
 		return nil
 	}
 	s.sockets.Add(1)
@@ -53,8 +58,8 @@ func (s *Server) buildEvents(c echo.Context) error {
 	defer cancel()
 	go readControl(conn, cancel)
 
-	if err := s.stream(ctx, conn, b.Events, after); err != nil {
-		s.Log.Debug("event stream ended", "build_id", b.ID, "error", err)
+	if err := s.stream(ctx, conn, log, after); err != nil {
+		s.Log.Debug("event stream ended", "stream_id", id, "error", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 // Deps are what the handlers need from the rest of the program.
 type Deps struct {
 	Runner *domain.Runner
+	Runs   *domain.Runs
 	// Health reports on the worker; it may take a moment.
 	Health func(ctx context.Context) domain.WorkerHealth
 	Log    *slog.Logger
@@ -51,6 +52,11 @@ func New(deps Deps) (*echo.Echo, *Server) {
 	e.POST("/api/builds", s.buildCreate)
 	e.GET("/api/builds/:id", s.buildGet)
 	e.GET("/api/builds/:id/events", s.buildEvents)
+
+	// Scenario runs: cold build, changes, rebuild, per variant.
+	e.POST("/api/runs", s.runCreate)
+	e.GET("/api/runs/:id", s.runGet)
+	e.GET("/api/runs/:id/events", s.runEvents)
 
 	// Operations.
 	e.GET("/healthz", s.healthGet)

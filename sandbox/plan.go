@@ -28,6 +28,8 @@ type plan struct {
 	// parent is the index of the stage a stage's FROM names, or -1 for an
 	// image or scratch.
 	parent []int
+	// public is the plan in layerlab's own terms.
+	public domain.Plan
 }
 
 // instr is one instruction of a stage as written.
@@ -91,14 +93,18 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 		}
 		p.parent = append(p.parent, parent)
 		var list []instr
+		pub := domain.PlanStage{Name: stageName(st, i), Base: base, Parent: parent, Line: lineRange(st.Location)}
 		for _, cmd := range st.Commands {
-			list = append(list, instr{
+			in := instr{
 				keyword: strings.ToUpper(cmd.Name()),
 				text:    sourceText(cmd),
 				line:    lineRange(cmd.Location()),
-			})
+			}
+			list = append(list, in)
+			pub.Instructions = append(pub.Instructions, publicInstruction(cmd, in))
 		}
 		p.instrs = append(p.instrs, list)
+		p.public.Stages = append(p.public.Stages, pub)
 		if !fromStage && base != "scratch" {
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
@@ -164,8 +170,40 @@ func (p *plan) markSkipped(stages []instructions.Stage, byName map[string]int, t
 	visit(want)
 	for i := range p.stages {
 		p.stages[i].Skipped = !needed[i]
+		p.public.Stages[i].Skipped = !needed[i]
 	}
 	return nil
+}
+
+// publicInstruction describes what an instruction depends on.
+func publicInstruction(cmd instructions.Command, in instr) domain.Instruction {
+	out := domain.Instruction{Keyword: in.keyword, Text: in.text, Line: in.line}
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			out.From = c.From
+		} else if len(c.SourceContents) == 0 {
+			out.Sources = append(out.Sources, c.SourcePaths...)
+		}
+	case *instructions.AddCommand:
+		if len(c.SourceContents) == 0 {
+			for _, src := range c.SourcePaths {
+				if !strings.Contains(src, "://") {
+					out.Sources = append(out.Sources, src)
+				}
+			}
+		}
+	case *instructions.ArgCommand:
+		out.Args = map[string]*string{}
+		for _, kv := range c.Args {
+			out.Args[kv.Key] = kv.Value
+		}
+	case *instructions.RunCommand:
+		for _, from := range sourcesOf(c) {
+			out.From = from
+		}
+	}
+	return out
 }
 
 // sourcesOf lists the stages a command reads from.
@@ -235,4 +273,13 @@ func expandArgs(s string, args map[string]string) string {
 	return argRef.ReplaceAllStringFunc(s, func(m string) string {
 		return args[argRef.FindStringSubmatch(m)[1]]
 	})
+}
+
+// Plan reads the spec's Dockerfile as the frontend will, in layerlab's terms.
+func (w *Worker) Plan(spec domain.Spec) (*domain.Plan, error) {
+	p, err := readPlan(spec.Files[spec.Dockerfile], spec.Target, spec.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	return &p.public, nil
 }

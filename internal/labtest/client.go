@@ -114,10 +114,16 @@ func (c *Client) Events(id string, after int64) ([]domain.Event, error) {
 // EventsUntil reads the stream until stop returns true for an event or the
 // server closes it, and then hangs up.
 func (c *Client) EventsUntil(id string, after int64, stop func(domain.Event) bool) ([]domain.Event, error) {
-	url := "ws" + strings.TrimPrefix(c.Base, "http") + "/api/builds/" + id + "/events"
+	path := "/api/builds/" + id + "/events"
 	if after > 0 {
-		url += fmt.Sprintf("?after=%d", after)
+		path += fmt.Sprintf("?after=%d", after)
 	}
+	return c.stream(path, stop)
+}
+
+// stream reads the WebSocket at path until stop or a normal closure.
+func (c *Client) stream(path string, stop func(domain.Event) bool) ([]domain.Event, error) {
+	url := "ws" + strings.TrimPrefix(c.Base, "http") + path
 	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
@@ -188,4 +194,55 @@ func (f Finished) Log() string {
 		}
 	}
 	return b.String()
+}
+
+// RunRequest is the JSON body of POST /api/runs.
+type RunRequest struct {
+	Variants []Variant `json:"variants"`
+	Scenario Scenario  `json:"scenario"`
+}
+
+// Variant is one variant of a run.
+type Variant struct {
+	Name string `json:"name"`
+	Request
+}
+
+// Scenario lists the changes between the cold build and the rebuild.
+type Scenario struct {
+	Changes []domain.Change `json:"changes"`
+}
+
+// Run posts a scenario run, follows its stream to the end and returns its
+// events and final state.
+func (c *Client) Run(tb testing.TB, req RunRequest) ([]domain.Event, domain.RunState) {
+	tb.Helper()
+	body, err := json.Marshal(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.Post(c.Base+"/api/runs", "application/json", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var created struct{ ID, Events, Error string }
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	if resp.StatusCode != http.StatusAccepted {
+		tb.Fatalf("post run: %d %s", resp.StatusCode, created.Error)
+	}
+	events, err := c.stream(created.Events, func(domain.Event) bool { return false })
+	if err != nil {
+		tb.Fatalf("follow run %s: %v", created.ID, err)
+	}
+	var state domain.RunState
+	resp2, err := http.Get(c.Base + "/api/runs/" + created.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	if err := json.NewDecoder(resp2.Body).Decode(&state); err != nil {
+		tb.Fatal(err)
+	}
+	return events, state
 }

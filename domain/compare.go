@@ -1,0 +1,160 @@
+package domain
+
+// Phase names a build of a scenario run.
+type Phase string
+
+// The two builds of every variant, in order.
+const (
+	PhaseCold    Phase = "cold"
+	PhaseRebuild Phase = "rebuild"
+)
+
+// RunRef tags an event of a run's stream with the build it came from.
+type RunRef struct {
+	Variant string `json:"variant"`
+	Phase   Phase  `json:"phase"`
+	Build   string `json:"build"`
+}
+
+// VariantResult is what one variant's builds came to.
+type VariantResult struct {
+	Name   string         `json:"name"`
+	Builds []BuildSummary `json:"builds"`
+}
+
+// BuildSummary is one build of a run: its outcome, its steps (with reasons
+// on a rebuild) and its final image.
+type BuildSummary struct {
+	Phase      Phase        `json:"phase"`
+	ID         string       `json:"id"`
+	Status     Status       `json:"status"`
+	DurationMs int64        `json:"durationMs"`
+	Steps      []Step       `json:"steps"`
+	Image      *ImageReport `json:"image"`
+	Error      *BuildError  `json:"error"`
+	// StepsRun and StepsTotal count the Dockerfile steps (internal ones
+	// left out) that ran and that there were.
+	StepsRun   int `json:"stepsRun"`
+	StepsTotal int `json:"stepsTotal"`
+}
+
+func summarize(phase Phase, s BuildState) BuildSummary {
+	sum := BuildSummary{Phase: phase, ID: s.ID, Status: s.Status, DurationMs: s.DurationMs,
+		Image: s.Image, Error: s.Error, Steps: []Step{}}
+	for _, st := range s.Steps {
+		if st.Internal {
+			continue
+		}
+		sum.Steps = append(sum.Steps, st)
+		sum.StepsTotal++
+		if !st.Cached {
+			sum.StepsRun++
+		}
+	}
+	return sum
+}
+
+// Comparison lines the variants of a run up.
+type Comparison struct {
+	Columns []Column     `json:"columns"`
+	Rows    []CompareRow `json:"rows"`
+}
+
+// Column is one variant's figures. Deltas are against the first column.
+type Column struct {
+	Variant         string  `json:"variant"`
+	SizeBytes       int64   `json:"sizeBytes"`
+	CompressedBytes int64   `json:"compressedBytes"`
+	ColdMs          int64   `json:"coldMs"`
+	RebuildMs       int64   `json:"rebuildMs"`
+	StepsRerun      int     `json:"stepsRerun"`
+	StepsTotal      int     `json:"stepsTotal"`
+	HitRatio        float64 `json:"hitRatio"`
+	Delta           *Delta  `json:"delta,omitempty"`
+}
+
+// Delta is a column's difference from the first column.
+type Delta struct {
+	SizeBytes       int64   `json:"sizeBytes"`
+	CompressedBytes int64   `json:"compressedBytes"`
+	ColdMs          int64   `json:"coldMs"`
+	RebuildMs       int64   `json:"rebuildMs"`
+	StepsRerun      int     `json:"stepsRerun"`
+	HitRatio        float64 `json:"hitRatio"`
+}
+
+// CompareRow is one instruction across the variants' rebuilds; Cells has a
+// cell per column, nil where that variant has no such instruction.
+type CompareRow struct {
+	Instruction string  `json:"instruction"`
+	Cells       []*Cell `json:"cells"`
+}
+
+// Cell is how one variant's rebuild did on an instruction.
+type Cell struct {
+	Stage      string     `json:"stage"`
+	Line       *LineRange `json:"line,omitempty"`
+	Cached     bool       `json:"cached"`
+	DurationMs int64      `json:"durationMs"`
+	SizeBytes  *int64     `json:"sizeBytes,omitempty"`
+	Reason     *Reason    `json:"reason,omitempty"`
+	FirstMiss  bool       `json:"firstMiss,omitempty"`
+}
+
+// Compare computes the columns and the aligned rows of a run.
+func Compare(variants []VariantResult) Comparison {
+	cmp := Comparison{Columns: []Column{}, Rows: []CompareRow{}}
+	rowOf := map[string]int{}
+	for vi, v := range variants {
+		col := Column{Variant: v.Name}
+		for _, b := range v.Builds {
+			switch b.Phase {
+			case PhaseCold:
+				col.ColdMs = b.DurationMs
+			case PhaseRebuild:
+				col.RebuildMs = b.DurationMs
+				col.StepsRerun, col.StepsTotal = b.StepsRun, b.StepsTotal
+				if b.StepsTotal > 0 {
+					col.HitRatio = float64(b.StepsTotal-b.StepsRun) / float64(b.StepsTotal)
+				}
+				if b.Image != nil {
+					col.SizeBytes, col.CompressedBytes = b.Image.SizeBytes, b.Image.CompressedBytes
+				}
+				addRows(&cmp, rowOf, vi, len(variants), b.Steps)
+			}
+		}
+		if vi > 0 {
+			first := cmp.Columns[0]
+			col.Delta = &Delta{
+				SizeBytes:       col.SizeBytes - first.SizeBytes,
+				CompressedBytes: col.CompressedBytes - first.CompressedBytes,
+				ColdMs:          col.ColdMs - first.ColdMs,
+				RebuildMs:       col.RebuildMs - first.RebuildMs,
+				StepsRerun:      col.StepsRerun - first.StepsRerun,
+				HitRatio:        col.HitRatio - first.HitRatio,
+			}
+		}
+		cmp.Columns = append(cmp.Columns, col)
+	}
+	return cmp
+}
+
+// addRows puts a variant's steps into the rows, matching instructions by
+// stage and text; an instruction seen twice in a variant gets a row per
+// occurrence.
+func addRows(cmp *Comparison, rowOf map[string]int, vi, n int, steps []Step) {
+	seen := map[string]int{}
+	for _, st := range steps {
+		key := st.Stage + "\x00" + st.Instruction
+		seen[key]++
+		key += "\x00" + string(rune('0'+seen[key]))
+		i, ok := rowOf[key]
+		if !ok {
+			i = len(cmp.Rows)
+			rowOf[key] = i
+			cmp.Rows = append(cmp.Rows, CompareRow{Instruction: st.Instruction, Cells: make([]*Cell, n)})
+		}
+		cmp.Rows[i].Cells[vi] = &Cell{Stage: st.Stage, Line: st.Line, Cached: st.Cached,
+			DurationMs: st.DurationMs, SizeBytes: st.SizeBytes, Reason: st.Reason, FirstMiss: st.FirstMiss}
+	}
+}
