@@ -30,7 +30,8 @@
 		'arg-add', 'build-button', 'build-output', 'build-status', 'build-duration',
 		'build-progress', 'build-progress-text', 'connection', 'build-error',
 		'build-error-message', 'build-error-line', 'build-warnings-box', 'build-warnings',
-		'build-stages', 'scenario-apply', 'scenario-done',
+		'build-stages', 'scenario-apply', 'scenario-done', 'sizes', 'size-chart',
+		'size-readout', 'image-card',
 	].forEach((id) => {
 		els[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = byTestId(id);
 	});
@@ -446,6 +447,9 @@
 			logs: new Map(), // step id -> chunks that came before their step
 			startedAt: 0, // performance.now() when the build began to run
 			ticker: 0,
+			stageList: [], // the stages of the last stages event, in order
+			sizes: new Map(), // stage name -> its stage.size entry
+			image: null, // the final image's report card
 		};
 	}
 
@@ -455,6 +459,10 @@
 		}
 		view = newView();
 		els.buildStages.replaceChildren();
+		els.sizeChart.replaceChildren();
+		els.sizeReadout.textContent = '\u00a0';
+		els.sizes.hidden = true;
+		els.imageCard.hidden = true;
 		els.buildWarnings.replaceChildren();
 		els.buildWarningsBox.hidden = true;
 		els.buildError.hidden = true;
@@ -599,6 +607,8 @@
 			view.logs.delete(step.id);
 			early.forEach((chunk) => appendLog(li, chunk));
 		}
+		li.step = step;
+		showStepSize(li);
 	}
 
 	function addLog(chunk) {
@@ -666,6 +676,340 @@
 		}
 	}
 
+	// ---- Sizes ---------------------------------------------------------------
+
+	// formatBytes writes a byte count as the server's messages do (1.5 MiB,
+	// 512 B): binary units, one decimal rounded half to even, no trailing .0.
+	// The arithmetic is exact: sizes stay far below 2^53 / 10.
+	function formatBytes(n) {
+		if (n < 1024) {
+			return `${n} B`;
+		}
+		let div = 1024;
+		let exp = 0;
+		for (let m = Math.floor(n / 1024); m >= 1024; m = Math.floor(m / 1024)) {
+			div *= 1024;
+			exp++;
+		}
+		let tenths = Math.floor((n * 10) / div);
+		const rest = n * 10 - tenths * div;
+		if (rest * 2 > div || (rest * 2 === div && tenths % 2 === 1)) {
+			tenths++;
+		}
+		const whole = Math.floor(tenths / 10);
+		const text = tenths % 10 === 0 ? String(whole) : `${whole}.${tenths % 10}`;
+		return `${text} ${'KMGTPE'[exp]}iB`;
+	}
+
+	function exactBytes(n) {
+		return `${n.toLocaleString('en-US')} bytes`;
+	}
+
+	// showBytes writes a size into el, the exact count in its title and in
+	// data-bytes; with compressed, the title gives that figure too.
+	function showBytes(el, n, compressed) {
+		el.textContent = formatBytes(n);
+		el.dataset.bytes = String(n);
+		el.title = compressed === undefined ? exactBytes(n) :
+			`${exactBytes(n)} uncompressed\n` +
+			`${formatBytes(compressed)} compressed (${exactBytes(compressed)})`;
+	}
+
+	function clearBytes(el) {
+		el.textContent = '';
+		el.removeAttribute('title');
+		delete el.dataset.bytes;
+	}
+
+	// formatPercent rounds down, so that only a perfect score reads 100%.
+	function formatPercent(p) {
+		const tenths = Math.floor(p * 10 + 1e-9) / 10;
+		return `${tenths.toFixed(1).replace(/\.0$/, '')}%`;
+	}
+
+	// sizeRow finds the row of a measured stage that a Dockerfile line
+	// starts: the base's for the FROM line, else an instruction's.
+	function sizeRow(stage, line) {
+		const size = view.sizes.get(stage);
+		return size && line ? size.rows.find((r) => r.line && r.line.start === line.start) : null;
+	}
+
+	function showStepSize(li) {
+		const step = li.step;
+		const cell = byTestId('step-size', li);
+		const row = step && !step.internal ? sizeRow(step.stage, step.line) : null;
+		if (!row) {
+			clearBytes(cell);
+			return;
+		}
+		showBytes(cell, row.sizeBytes, row.compressedBytes);
+		if (row.base) {
+			cell.title = `The base image's share: ${cell.title}`;
+		}
+	}
+
+	function addStageSize(size) {
+		view.sizes.set(size.name, size);
+		const section = view.stages.get(size.name);
+		if (section) {
+			const el = byTestId('stage-size', section);
+			showBytes(el, size.sizeBytes, size.compressedBytes);
+			el.hidden = false;
+		}
+		for (const li of view.steps.values()) {
+			if (li.step && li.step.stage === size.name) {
+				showStepSize(li);
+			}
+		}
+		renderChart();
+	}
+
+	// rowKind colours a row of a stage's bar by what made it.
+	function rowKind(row) {
+		if (row.base) {
+			return 'base';
+		}
+		const word = row.instruction.split(/\s/, 1)[0].toUpperCase();
+		if (word === 'RUN') {
+			return 'run';
+		}
+		return word === 'COPY' || word === 'ADD' ? 'copy' : 'meta';
+	}
+
+	function rowLabel(row) {
+		const where = row.line ? ` (${row.base ? 'base, ' : ''}${formatLines(row.line)})` : '';
+		return `${row.instruction}${where}: ${formatBytes(row.sizeBytes)}, ` +
+			`${formatBytes(row.compressedBytes)} compressed`;
+	}
+
+	// stageRole says what became of a stage: the image, left behind, or
+	// never built.
+	function stageRole(stage) {
+		if (stage.skipped) {
+			return 'skipped';
+		}
+		if (!view.image) {
+			return '';
+		}
+		if (stage.name === view.image.stage) {
+			return 'shipped';
+		}
+		return view.image.keptOut.some((k) => k.name === stage.name) ? 'kept out' : '';
+	}
+
+	// renderChart draws a bar per stage, all on the scale of the biggest
+	// measured one. It redraws everything on each size event; those come
+	// at the end of a build, a handful at most.
+	function renderChart() {
+		if (view.sizes.size === 0) {
+			return;
+		}
+		els.sizes.hidden = false;
+		const open = new Set(Array.from(
+			els.sizeChart.querySelectorAll('details[open]'),
+			(d) => d.closest('[data-stage]').dataset.stage));
+		const scale = Math.max(1, ...Array.from(view.sizes.values(), (s) => s.sizeBytes));
+		let stages = view.stageList;
+		if (stages.length === 0) {
+			stages = Array.from(view.sizes.keys(), (name) => ({ name, skipped: false }));
+		}
+		els.sizeChart.replaceChildren(...stages.map((stage) => {
+			const li = sizeStage(stage, view.sizes.get(stage.name), scale);
+			const details = li.querySelector('details');
+			if (details && open.has(stage.name)) {
+				details.open = true;
+			}
+			return li;
+		}));
+	}
+
+	function sizeStage(stage, size, scale) {
+		const li = fromTemplate('tpl-size-stage');
+		li.dataset.stage = stage.name;
+		byTestId('size-stage-name', li).textContent = stage.name;
+		const role = stageRole(stage);
+		const badge = byTestId('size-stage-role', li);
+		if (role !== '') {
+			badge.textContent = role;
+			badge.classList.add(`badge-${role.replace(' ', '-')}`);
+			badge.hidden = false;
+		}
+		li.dataset.role = role;
+
+		const total = byTestId('size-stage-total', li);
+		if (!size) {
+			li.querySelector('svg').remove();
+			li.querySelector('details').remove();
+			li.classList.add('is-unmeasured');
+			total.textContent = stage.skipped ? 'not built, no size' : 'measuring…';
+			return li;
+		}
+		showBytes(total, size.sizeBytes, size.compressedBytes);
+
+		const bar = byTestId('size-bar', li);
+		bar.setAttribute('aria-label', `Stage ${stage.name}: ${formatBytes(size.sizeBytes)}, ` +
+			`${formatBytes(size.compressedBytes)} compressed, ${size.layers} layers`);
+		byTestId('size-rows-caption', li).textContent = `What each part of ${stage.name} weighs`;
+		const body = byTestId('size-rows', li);
+		let x = 0;
+		for (const row of size.rows) {
+			const kind = rowKind(row);
+			const label = rowLabel(row);
+			const width = (row.sizeBytes / scale) * 1000;
+			if (row.sizeBytes > 0) {
+				bar.append(segment(x, width, kind, label));
+			}
+			x += width;
+			body.append(sizeTableRow(row, kind));
+		}
+		return li;
+	}
+
+	// segment is one row's rectangle in a bar. A row too thin to see is
+	// drawn a hair wide, so that it can still be pointed at.
+	function segment(x, width, kind, label) {
+		const rect = document.getElementById('tpl-size-segment')
+			.content.querySelector('rect').cloneNode(true);
+		rect.setAttribute('x', x.toFixed(2));
+		rect.setAttribute('width', Math.max(width, 2).toFixed(2));
+		rect.classList.add(`kind-${kind}`);
+		rect.setAttribute('aria-label', label);
+		rect.querySelector('title').textContent = label;
+		return rect;
+	}
+
+	function sizeTableRow(row, kind) {
+		const tr = fromTemplate('tpl-size-row');
+		tr.querySelector('.swatch').classList.add(`kind-${kind}`);
+		tr.classList.toggle('is-empty', row.sizeBytes === 0);
+		byTestId('size-row-instruction', tr).textContent = row.instruction;
+		byTestId('size-row-line', tr).textContent = row.line ?
+			(row.line.start === row.line.end ? `${row.line.start}` :
+				`${row.line.start}–${row.line.end}`) : '';
+		showBytes(byTestId('size-row-size', tr), row.sizeBytes);
+		showBytes(byTestId('size-row-compressed', tr), row.compressedBytes);
+		return tr;
+	}
+
+	// The readout under the chart repeats a segment's title for whoever
+	// points at it or reaches it with the keyboard.
+	for (const type of ['mouseover', 'focusin']) {
+		els.sizeChart.addEventListener(type, (ev) => {
+			const seg = ev.target.closest('[data-testid="size-segment"]');
+			if (seg) {
+				els.sizeReadout.textContent = seg.getAttribute('aria-label');
+			}
+		});
+	}
+
+	// formatExec writes an exec-form command as a Dockerfile would.
+	function formatExec(args) {
+		return args && args.length > 0 ? JSON.stringify(args) : '';
+	}
+
+	function formatHealthcheck(test) {
+		if (test[0] === 'CMD-SHELL') {
+			return test.slice(1).join(' ');
+		}
+		return formatExec(test[0] === 'CMD' ? test.slice(1) : test);
+	}
+
+	// fillChips lists short values, or says there are none.
+	function fillChips(ul, values, none) {
+		const items = (values || []).map((v) => {
+			const li = fromTemplate('tpl-chip');
+			li.querySelector('code').textContent = v;
+			return li;
+		});
+		if (items.length === 0) {
+			const li = fromTemplate('tpl-chip');
+			li.replaceChildren(none);
+			li.classList.add('is-none');
+			items.push(li);
+		}
+		ul.replaceChildren(...items);
+	}
+
+	// setValue writes a config value, or a muted note when it is unset.
+	function setValue(el, value, unset) {
+		el.textContent = value || unset;
+		el.classList.toggle('is-unset', !value);
+	}
+
+	function showImage(img) {
+		view.image = img;
+		const card = els.imageCard;
+		const part = (id) => byTestId(id, card);
+		part('image-stage').textContent = img.stage;
+		showBytes(part('image-size'), img.sizeBytes);
+		showBytes(part('image-compressed'), img.compressedBytes);
+		part('image-layers').textContent = String(img.layers);
+		part('image-efficiency').textContent = formatPercent(img.efficiencyPercent);
+		part('image-efficiency').title = 'Of all the bytes the layers write, the share ' +
+			'that no later layer deletes or replaces';
+
+		part('image-root-warning').hidden = !img.runsAsRoot;
+		part('image-healthcheck-missing').hidden = Boolean(img.healthcheck);
+		setValue(part('image-base'), img.base, 'none (FROM scratch)');
+		const user = part('image-user');
+		setValue(user, img.user, 'root (no USER set)');
+		user.classList.toggle('is-warning', img.runsAsRoot);
+		fillChips(part('image-ports'), img.exposedPorts, 'none');
+		const health = part('image-healthcheck');
+		setValue(health, img.healthcheck ? formatHealthcheck(img.healthcheck) : '', 'none');
+		health.classList.toggle('is-warning', !img.healthcheck);
+		setValue(part('image-entrypoint'), formatExec(img.entrypoint), 'not set');
+		setValue(part('image-cmd'), formatExec(img.cmd), 'not set');
+		setValue(part('image-workdir'), img.workingDir, '/ (not set)');
+		fillChips(part('image-env'), img.envNames, 'none');
+
+		showWaste(card, img);
+		showKeptOut(card, img);
+		card.hidden = false;
+		renderChart();
+	}
+
+	function showWaste(card, img) {
+		showBytes(byTestId('image-wasted', card), img.wastedBytes);
+		byTestId('image-wasted-note', card).textContent = img.wastedBytes === 0 ?
+			'wasted: no layer deletes or replaces what an earlier one wrote.' :
+			'wasted in files that a later layer deletes or replaces: no container ' +
+			'sees them, yet every pull downloads them.';
+		const rows = (img.wastedFiles || []).map((f) => {
+			const tr = fromTemplate('tpl-wasted-file');
+			byTestId('wasted-file-path', tr).textContent = f.path;
+			showBytes(byTestId('wasted-file-size', tr), f.wastedBytes);
+			byTestId('wasted-file-layers', tr).textContent = String(f.layers);
+			return tr;
+		});
+		byTestId('wasted-files', card).replaceChildren(...rows);
+		byTestId('wasted-files-table', card).hidden = rows.length === 0;
+	}
+
+	function showKeptOut(card, img) {
+		const kept = img.keptOut || [];
+		showBytes(byTestId('image-saved', card), img.savedBytes);
+		let note;
+		if (kept.length === 0) {
+			note = 'saved: the image is the only stage the build needed, so all it ' +
+				'used ships.';
+		} else if (img.savedBytes === 0) {
+			note = 'saved: no stage left behind weighs more than the image.';
+		} else {
+			const biggest = kept.reduce((a, b) => (b.sizeBytes > a.sizeBytes ? b : a));
+			note = `saved: the biggest stage, ${biggest.name}, weighs ` +
+				`${formatBytes(biggest.sizeBytes)}; the image ${formatBytes(img.sizeBytes)}. ` +
+				'Stages built but not shipped:';
+		}
+		byTestId('image-saved-note', card).textContent = note;
+		byTestId('kept-out', card).replaceChildren(...kept.map((k) => {
+			const li = fromTemplate('tpl-kept-out');
+			byTestId('kept-out-name', li).textContent = k.name;
+			showBytes(byTestId('kept-out-size', li), k.sizeBytes, k.compressedBytes);
+			return li;
+		}));
+	}
+
 	function finish(result) {
 		clearInterval(view.ticker);
 		setStatus(result.status);
@@ -684,6 +1028,8 @@
 				break;
 			case 'stages':
 				ev.stages.forEach(putStage);
+				view.stageList = ev.stages;
+				renderChart();
 				break;
 			case 'step.started':
 			case 'step.completed':
@@ -699,6 +1045,12 @@
 				break;
 			case 'progress':
 				setProgress(ev.progress);
+				break;
+			case 'stage.size':
+				addStageSize(ev.size);
+				break;
+			case 'image':
+				showImage(ev.image);
 				break;
 			case 'result':
 				finish(ev.result);
