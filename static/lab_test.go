@@ -2,10 +2,12 @@ package static_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -408,5 +410,204 @@ func TestLabDeletesEveryFile(t *testing.T) {
 		text(tid("editor-path")):                                          "No file open",
 		"String(document.querySelectorAll('" + tid("file") + "').length)": "0",
 	})
+	b.CheckNoErrors(t)
+}
+
+func (e emitter) size(s domain.StageSize) { e(domain.Event{Type: domain.EventStageSize, Size: &s}) }
+
+func (e emitter) image(r domain.ImageReport) { e(domain.Event{Type: domain.EventImage, Image: &r}) }
+
+func sizeRow(instruction string, line int, size, compressed int64) domain.SizeRow {
+	r := domain.SizeRow{Instruction: instruction, Line: lines(line),
+		SizeBytes: size, CompressedBytes: compressed}
+	if size > 0 {
+		r.Layers = 1
+	}
+	return r
+}
+
+func baseRow(instruction string, line int, size, compressed int64, layers int) domain.SizeRow {
+	r := sizeRow(instruction, line, size, compressed)
+	r.Base, r.Layers = true, layers
+	return r
+}
+
+func stageSize(name string, rows ...domain.SizeRow) domain.StageSize {
+	s := domain.StageSize{Name: name, Rows: rows}
+	for _, r := range rows {
+		s.SizeBytes += r.SizeBytes
+		s.CompressedBytes += r.CompressedBytes
+		s.Layers += r.Layers
+	}
+	return s
+}
+
+// The sizes of successScript's two built stages: a fat build stage with a
+// metadata-only ENV, and a small runtime stage. 1280 bytes is 1.25 KiB, a
+// tie that rounds to even as the server's own formatting does.
+var (
+	buildSize = stageSize("build",
+		baseRow("FROM debian:bookworm-slim", 1, 78_000_000, 28_000_000, 1),
+		sizeRow("RUN make", 2, 40_000_000, 12_000_000),
+		sizeRow("ENV MODE=test", 3, 0, 0))
+	runtimeSize = stageSize("runtime",
+		baseRow("FROM busybox", 6, 4_400_000, 2_100_000, 1),
+		sizeRow("COPY --from=build /greet /", 7, 1_572_864, 600_000),
+		sizeRow("RUN echo 1 > /etc/greet.conf", 8, 1280, 300),
+		sizeRow("USER 0", 9, 0, 0))
+	runtimeImage = domain.ImageReport{
+		Stage:             "runtime",
+		SizeBytes:         runtimeSize.SizeBytes,
+		CompressedBytes:   runtimeSize.CompressedBytes,
+		Layers:            runtimeSize.Layers,
+		WastedBytes:       1280,
+		EfficiencyPercent: 99.97,
+		WastedFiles:       []domain.WastedFile{{Path: "/tmp/cache", WastedBytes: 1280, Layers: 2}},
+		Base:              "busybox",
+		User:              "0",
+		RunsAsRoot:        true,
+		ExposedPorts:      []string{"8080/tcp"},
+		Entrypoint:        []string{"/greet"},
+		Cmd:               []string{"--help"},
+		EnvNames:          []string{"PATH", "MODE"},
+		KeptOut:           []domain.StageSize{{Name: "build", SizeBytes: buildSize.SizeBytes}},
+		SavedBytes:        buildSize.SizeBytes - runtimeSize.SizeBytes,
+	}
+)
+
+// measuredScript is successScript followed by what measuring the images
+// reports.
+func measuredScript(ctx context.Context, e emitter) error {
+	if err := successScript(ctx, e); err != nil {
+		return err
+	}
+	e.size(buildSize)
+	e.size(runtimeSize)
+	e.image(runtimeImage)
+	return nil
+}
+
+func TestLabShowsSizes(t *testing.T) {
+	_, b := startLab(t, &scriptedWorker{script: measuredScript},
+		"?example=multi-stage&variant=multi-stage")
+	if got := b.Build(t, 10*time.Second); got != "succeeded" {
+		t.Fatalf("build %s", got)
+	}
+	b.Do(t, 10*time.Second, chromedp.Click(
+		chromedp.CSS(`[data-stage="runtime"] .size-breakdown summary`)))
+	b.Screenshot(t, "lab-stub-sizes")
+
+	// The step list: a size for each step of a measured stage, the base's
+	// share on FROM, exact bytes and the compressed size in the title.
+	stepSizes := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('`+
+		tid("step-size")+`')).map((s) => s.textContent + ' | ' + (s.dataset.bytes ?? '-'))`)
+	want := []string{" | -", "74.4 MiB | 78000000", "38.1 MiB | 40000000",
+		"4.2 MiB | 4400000", "1.5 MiB | 1572864"}
+	if strings.Join(stepSizes, ", ") != strings.Join(want, ", ") {
+		t.Errorf("step sizes %q, want %q", stepSizes, want)
+	}
+	copyTitle := "1,572,864 bytes uncompressed\n585.9 KiB compressed (600,000 bytes)"
+	check(t, b, map[string]string{
+		prop(`[data-step-id="s4"] `+tid("step-size"), "title"):   copyTitle,
+		text(`[data-stage="build"] ` + tid("stage-size")):        "112.5 MiB",
+		prop(`[data-stage="lint"] `+tid("stage-size"), "hidden"): "true",
+		text(`[data-stage="runtime"] ` + tid("stage-size")):      "5.7 MiB",
+	})
+
+	// The chart: every stage, in Dockerfile order, on one scale.
+	type chartStage struct {
+		Name, Role, Total string
+		Width             float64
+		Segments          []string
+	}
+	chart := browser.Eval[[]chartStage](t, b, `Array.from(document.querySelectorAll('`+
+		tid("size-stage")+`')).map((li) => {
+			const segs = Array.from(li.querySelectorAll('`+tid("size-segment")+`'));
+			return {
+				name: li.dataset.stage,
+				role: li.dataset.role,
+				total: li.querySelector('`+tid("size-stage-total")+`').textContent,
+				width: segs.reduce((w, s) => w + Number(s.getAttribute('width')), 0),
+				segments: segs.map((s) => s.getAttribute('aria-label')),
+			};
+		})`)
+	if len(chart) != 3 {
+		t.Fatalf("chart %+v, want three stages", chart)
+	}
+	wantChart := []chartStage{
+		{Name: "build", Role: "kept out", Total: "112.5 MiB", Segments: []string{
+			"FROM debian:bookworm-slim (base, line 1): 74.4 MiB, 26.7 MiB compressed",
+			"RUN make (line 2): 38.1 MiB, 11.4 MiB compressed",
+		}},
+		{Name: "lint", Role: "skipped", Total: "not built, no size"},
+		{Name: "runtime", Role: "shipped", Total: "5.7 MiB", Segments: []string{
+			"FROM busybox (base, line 6): 4.2 MiB, 2 MiB compressed",
+			"COPY --from=build /greet / (line 7): 1.5 MiB, 585.9 KiB compressed",
+			"RUN echo 1 > /etc/greet.conf (line 8): 1.2 KiB, 300 B compressed",
+		}},
+	}
+	for i, w := range wantChart {
+		got := chart[i]
+		if got.Name != w.Name || got.Role != w.Role || got.Total != w.Total ||
+			!slices.Equal(got.Segments, w.Segments) {
+			t.Errorf("chart stage %d:\n got %+v\nwant %+v", i, got, w)
+		}
+	}
+	// The build stage fills the scale; the runtime's bar is as much shorter
+	// as the image is smaller (its 1.2 KiB sliver drawn a hair wide).
+	scale := float64(runtimeSize.SizeBytes) / float64(buildSize.SizeBytes) * 1000
+	if chart[0].Width != 1000 || chart[2].Width < scale || chart[2].Width > scale+2 {
+		t.Errorf("bar widths %v and %v, want 1000 and %.1f", chart[0].Width, chart[2].Width, scale)
+	}
+
+	// The breakdown lists metadata-only rows with 0 B.
+	rows := browser.Eval[[]string](t, b, `Array.from(document.querySelectorAll('[data-stage="runtime"] `+
+		tid("size-row")+`')).map((tr) => tr.innerText.replace(/\s+/g, ' ').trim())`)
+	wantRows := []string{
+		"FROM busybox 6 4.2 MiB 2 MiB",
+		"COPY --from=build /greet / 7 1.5 MiB 585.9 KiB",
+		"RUN echo 1 > /etc/greet.conf 8 1.2 KiB 300 B",
+		"USER 0 9 0 B 0 B",
+	}
+	if !slices.Equal(rows, wantRows) {
+		t.Errorf("runtime breakdown %q, want %q", rows, wantRows)
+	}
+
+	// Focus reaches a segment and the readout names it.
+	browser.Eval[bool](t, b, `(document.querySelectorAll('`+tid("size-segment")+`')[1].focus(), true)`)
+	check(t, b, map[string]string{
+		text(tid("size-readout")): "RUN make (line 2): 38.1 MiB, 11.4 MiB compressed",
+	})
+
+	// The report card.
+	saved := buildSize.SizeBytes - runtimeSize.SizeBytes
+	check(t, b, map[string]string{
+		text(tid("image-stage")):                                              "runtime",
+		text(tid("image-size")):                                               "5.7 MiB",
+		prop(tid("image-size"), "title"):                                      "5,974,144 bytes",
+		prop(tid("image-size"), "dataset.bytes"):                              "5974144",
+		text(tid("image-compressed")):                                         "2.6 MiB",
+		text(tid("image-layers")):                                             "3",
+		text(tid("image-efficiency")):                                         "99.9%",
+		prop(tid("image-root-warning"), "hidden"):                             "false",
+		prop(tid("image-healthcheck-missing"), "hidden"):                      "false",
+		text(tid("image-base")):                                               "busybox",
+		text(tid("image-user")):                                               "0",
+		prop(tid("image-user"), "className"):                                  "is-warning",
+		prop(tid("image-ports"), "innerText"):                                 "8080/tcp",
+		text(tid("image-healthcheck")):                                        "none",
+		text(tid("image-entrypoint")):                                         `["/greet"]`,
+		text(tid("image-cmd")):                                                `["--help"]`,
+		text(tid("image-workdir")):                                            "/ (not set)",
+		prop(tid("image-env"), "innerText.replace(/\\s+/g, ' ')"):             "PATH MODE",
+		text(tid("image-wasted")):                                             "1.2 KiB",
+		prop(tid("wasted-file"), "innerText.replace(/\\s+/g, ' ').trim()"):    "/tmp/cache 1.2 KiB 2",
+		text(tid("image-saved")):                                              domain.FormatBytes(saved),
+		prop(tid("image-saved"), "dataset.bytes"):                             fmt.Sprint(saved),
+		prop(tid("kept-out-stage"), "innerText.replace(/\\s+/g, ' ').trim()"): "build 112.5 MiB",
+	})
+
+	b.Resize(t, 390, 844)
+	b.Screenshot(t, "lab-stub-sizes-390")
 	b.CheckNoErrors(t)
 }

@@ -160,11 +160,16 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 		t.Errorf("status %q before any build, want idle", got)
 	}
 
-	templates := []string{"tpl-file-row", "tpl-arg-row", "tpl-stage", "tpl-step", "tpl-warning"}
+	templates := []string{"tpl-file-row", "tpl-arg-row", "tpl-stage", "tpl-step", "tpl-warning",
+		"tpl-size-stage", "tpl-size-segment", "tpl-size-row", "tpl-wasted-file", "tpl-kept-out",
+		"tpl-chip"}
 	for _, id := range templates {
 		if doc.Find("template#"+id).Length() != 1 {
 			t.Errorf("no <template id=%q> for the script", id)
 		}
+	}
+	if _, hidden := one("sizes").Attr("hidden"); !hidden {
+		t.Error("the sizes panel shows before any build")
 	}
 	if src := doc.Find("script[src]").AttrOr("src", ""); !hashedAsset.MatchString(src) {
 		t.Errorf("script src %q is not a hashed asset", src)

@@ -173,6 +173,16 @@ func (b *Browser) Screenshot(t testing.TB, name string) {
 	}
 }
 
+// Resize sets the width and height of the tab's viewport, as a window or a
+// phone of that size would have, and waits for the page to lay itself out.
+func (b *Browser) Resize(t testing.TB, width, height int64) {
+	t.Helper()
+	b.Do(t, 10*time.Second,
+		chromedp.EmulateViewport(width, height),
+		chromedp.Sleep(100*time.Millisecond),
+	)
+}
+
 // ByTestID is a CSS selector for the element with a data-testid.
 func ByTestID(id string) chromedp.CSS {
 	return chromedp.CSS(fmt.Sprintf(`[data-testid=%q]`, id))
