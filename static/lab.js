@@ -450,6 +450,7 @@
 			stageList: [], // the stages of the last stages event, in order
 			sizes: new Map(), // stage name -> its stage.size entry
 			image: null, // the final image's report card
+			ended: false, // the result arrived
 		};
 	}
 
@@ -841,7 +842,8 @@
 			li.querySelector('svg').remove();
 			li.querySelector('details').remove();
 			li.classList.add('is-unmeasured');
-			total.textContent = stage.skipped ? 'not built, no size' : 'measuring…';
+			total.textContent = stage.skipped ? 'not built, no size' :
+				view.ended ? 'not measured' : 'measuring…';
 			return li;
 		}
 		showBytes(total, size.sizeBytes, size.compressedBytes);
@@ -1012,6 +1014,8 @@
 
 	function finish(result) {
 		clearInterval(view.ticker);
+		view.ended = true;
+		renderChart(); // a stage whose measuring failed is no longer being measured
 		setStatus(result.status);
 		els.buildDuration.textContent = formatMs(result.durationMs);
 		els.connection.hidden = true;

@@ -611,3 +611,97 @@ func TestLabShowsSizes(t *testing.T) {
 	b.Screenshot(t, "lab-stub-sizes-390")
 	b.CheckNoErrors(t)
 }
+
+// TestLabSizeCases feeds the size events of builds that differ from the
+// usual two-stage one and checks what the page makes of them.
+func TestLabSizeCases(t *testing.T) {
+	hardened := stageSize("stage-0",
+		baseRow("FROM scratch", 1, 0, 0, 0),
+		sizeRow("COPY tally /tally", 2, 7_340_032, 3_000_000),
+		sizeRow("USER 65532:65532", 3, 0, 0))
+	cases := []struct {
+		name   string
+		script func(context.Context, emitter) error
+		checks map[string]string
+	}{
+		{
+			name: "one stage, hardened",
+			script: func(_ context.Context, e emitter) error {
+				e.stages(domain.Stage{Name: "stage-0", Base: "scratch"})
+				e.size(hardened)
+				e.image(domain.ImageReport{
+					Stage: "stage-0", SizeBytes: hardened.SizeBytes, Layers: 1,
+					EfficiencyPercent: 100, WastedFiles: []domain.WastedFile{},
+					User: "65532:65532", Healthcheck: []string{"CMD", "/tally", "-healthcheck"},
+					Entrypoint: []string{"/tally"}, WorkingDir: "/srv",
+					ExposedPorts: []string{}, EnvNames: []string{}, KeptOut: []domain.StageSize{},
+				})
+				return nil
+			},
+			checks: map[string]string{
+				text(tid("size-stage-total")):                                             "7 MiB",
+				prop(tid("size-stage-role"), "textContent"):                               "shipped",
+				"String(document.querySelectorAll('" + tid("size-segment") + "').length)": "1",
+				prop(tid("image-root-warning"), "hidden"):                                 "true",
+				prop(tid("image-healthcheck-missing"), "hidden"):                          "true",
+				text(tid("image-base")):                                                   "none (FROM scratch)",
+				text(tid("image-user")):                                                   "65532:65532",
+				text(tid("image-healthcheck")):                                            `["/tally","-healthcheck"]`,
+				text(tid("image-workdir")):                                                "/srv",
+				text(tid("image-cmd")):                                                    "not set",
+				prop(tid("image-ports"), "innerText"):                                     "none",
+				text(tid("image-efficiency")):                                             "100%",
+				text(tid("image-wasted")):                                                 "0 B",
+				prop(tid("wasted-files-table"), "hidden"):                                 "true",
+				text(tid("image-saved")):                                                  "0 B",
+				text(tid("image-saved-note")): "saved: the image is the only stage the build " +
+					"needed, so all it used ships.",
+			},
+		},
+		{
+			// Measuring stopped after the first stage: the build succeeds
+			// with a warning, and no card.
+			name: "measuring failed",
+			script: func(_ context.Context, e emitter) error {
+				e.stages(buildStage, runtimeStage)
+				e.done(runMake)
+				e.size(buildSize)
+				e(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
+					Rule: "layerlab", Message: "the image sizes could not be measured: disk full"}})
+				return nil
+			},
+			checks: map[string]string{
+				prop(tid("sizes"), "hidden"):                                   "false",
+				prop(tid("image-card"), "hidden"):                              "true",
+				text(`[data-stage="build"] ` + tid("size-stage-total")):        "112.5 MiB",
+				text(`[data-stage="runtime"] ` + tid("size-stage-total")):      "not measured",
+				prop(`[data-stage="build"] `+tid("size-stage-role"), "hidden"): "true",
+				text(`[data-step-id="s2"] ` + tid("step-size")):                "38.1 MiB",
+			},
+		},
+		{
+			name: "no sizes",
+			script: func(_ context.Context, e emitter) error {
+				e.stages(buildStage)
+				e.done(runMake)
+				return nil
+			},
+			checks: map[string]string{
+				prop(tid("sizes"), "hidden"):                    "true",
+				text(`[data-step-id="s2"] ` + tid("step-size")): "",
+				prop(tid("stage-size"), "hidden"):               "true",
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, b := startLab(t, &scriptedWorker{script: c.script},
+				"?example=multi-stage&variant=multi-stage")
+			if got := b.Build(t, 10*time.Second); got != "succeeded" {
+				t.Fatalf("build %s", got)
+			}
+			check(t, b, c.checks)
+			b.CheckNoErrors(t)
+		})
+	}
+}
