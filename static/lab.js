@@ -952,7 +952,7 @@
 
 		part('image-root-warning').hidden = !img.runsAsRoot;
 		part('image-healthcheck-missing').hidden = Boolean(img.healthcheck);
-		setValue(part('image-base'), img.base, 'none (FROM scratch)');
+		setValue(part('image-base'), img.base, 'none');
 		const user = part('image-user');
 		setValue(user, img.user, 'root (no USER set)');
 		user.classList.toggle('is-warning', img.runsAsRoot);
