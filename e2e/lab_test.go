@@ -40,7 +40,8 @@ func openLab(t *testing.T, query string) *browser.Browser {
 func build(t *testing.T, b *browser.Browser, want string) []browser.Step {
 	t.Helper()
 	if got := b.Build(t, buildTimeout); got != want {
-		msg := browser.Eval[string](t, b, browser.Text(browser.TestID("build-error")))
+		msg := browser.Eval[string](t, b, browser.Prop(browser.TestID("build-error"),
+			`innerText.replace(/\s+/g, " ")`))
 		t.Fatalf("build %s, want %s: %s", got, want, msg)
 	}
 	return slices.DeleteFunc(b.Steps(t), func(s browser.Step) bool { return s.Stage == "" })
