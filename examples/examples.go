@@ -9,6 +9,11 @@
 //	catalog/ID/example.json          title, lesson, explanation, variants, scenario
 //	catalog/ID/context/...           files every variant shares
 //	catalog/ID/variants/NAME/...     files of one variant, over the shared ones
+//
+// A file named go.mod would make its folder a Go module of its own, which
+// go:embed leaves out without a word; an example keeps it as _go.mod and
+// Load gives it back its name. The Go sources beside it then belong to
+// layerlab's module, so go vet and go test check them too.
 package examples
 
 import (
@@ -21,6 +26,7 @@ import (
 	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,24 +37,86 @@ import (
 //go:embed all:catalog
 var embedded embed.FS
 
-// Network says whether an example builds with the local image mirror alone
-// or needs the internet (a package registry in a RUN step, say). A workshop
-// room without a connection can use only the offline ones.
+// Network says whether a build needs nothing but the local image mirror or
+// something from the internet (a package registry in a RUN step, say). A
+// workshop room without a connection can use only the offline ones.
 type Network string
 
-// The two kinds of example.
+// The two labels.
 const (
 	Offline  Network = "offline"
 	Internet Network = "internet"
 )
 
+// Need names one thing from the internet that a build downloads. An
+// internet build lists every one it needs, so that people know before
+// pressing Build whether their network has it.
+type Need string
+
+// What builds may need. Debian's archive and the npm registry are what RUN
+// steps reach on layerlab's own machines; the others are out of reach there,
+// and builds that need them are the online originals of an offline example.
+const (
+	NeedDebian    Need = "debian"
+	NeedNPM       Need = "npm"
+	NeedDockerHub Need = "docker-hub"
+	NeedPyPI      Need = "pypi"
+)
+
+// needTitles says what each need is, for people.
+var needTitles = map[Need]string{
+	NeedDebian:    "Debian's package archive",
+	NeedNPM:       "the npm registry",
+	NeedDockerHub: "base images from Docker Hub that the mirror does not hold",
+	NeedPyPI:      "PyPI",
+}
+
+// Title says what the need is, as the gallery and the lab show it.
+func (n Need) Title() string { return needTitles[n] }
+
+// Group is a lesson the gallery shows its examples under.
+type Group struct {
+	ID    string
+	Title string
+	// Intro says in a sentence or two what the examples of the group teach.
+	Intro    string
+	Examples []Example
+}
+
+// groups are the lessons in gallery order; an example names one by ID.
+var groups = []Group{
+	{
+		ID:    "multi-stage",
+		Title: "Ship only what runs",
+		Intro: "A build stage has the compiler, the package manager and the sources; " +
+			"a runtime stage starts afresh and copies in only what the program needs.",
+	},
+	{
+		ID:    "cache",
+		Title: "Keep the dependency install cached",
+		Intro: "Order COPY from what changes rarely to what changes often, " +
+			"so that a source edit does not download every package again.",
+	},
+	{
+		ID:    "runtime",
+		Title: "Run as a user, check health with what the image has",
+		Intro: "A runtime image runs as an unprivileged user, and its HEALTHCHECK " +
+			"can only call programs the image contains.",
+	},
+}
+
 // Example is one experiment of the gallery.
 type Example struct {
 	ID    string `json:"-"`
 	Title string `json:"title"`
+	// Group is the ID of the lesson the gallery lists the example under.
+	Group string `json:"group"`
 	// Order places the example in the gallery; the first is the starter.
-	Order   int     `json:"order"`
+	Order int `json:"order"`
+	// Network and Needs label what the example's own variants need; a
+	// variant may say otherwise for itself.
 	Network Network `json:"network"`
+	Needs   []Need  `json:"needs"`
 	// Lesson is the lesson in one sentence, for the gallery card.
 	Lesson string `json:"lesson"`
 	// Explanation says what the variants do differently and why it matters.
@@ -65,6 +133,10 @@ type Variant struct {
 	Name    string `json:"name"`
 	Title   string `json:"title"`
 	Summary string `json:"summary"`
+	// Network and Needs are the example's unless example.json gives them
+	// for the variant.
+	Network Network `json:"network"`
+	Needs   []Need  `json:"needs"`
 	// Dockerfile is the path of the Dockerfile among Files; "Dockerfile"
 	// when example.json leaves it out.
 	Dockerfile string            `json:"dockerfile"`
@@ -117,6 +189,23 @@ type Catalog struct {
 
 // All returns the examples in gallery order.
 func (c *Catalog) All() []Example { return c.examples }
+
+// Groups returns the lessons that have examples, in gallery order, each with
+// its examples in order.
+func (c *Catalog) Groups() []Group {
+	var out []Group
+	for _, g := range groups {
+		for _, e := range c.examples {
+			if e.Group == g.ID {
+				g.Examples = append(g.Examples, e)
+			}
+		}
+		if len(g.Examples) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
 
 // Get returns the example with the given ID.
 func (c *Catalog) Get(id string) (Example, bool) {
@@ -206,6 +295,9 @@ func loadExample(fsys fs.FS, id string) (Example, error) {
 		if v.Dockerfile == "" {
 			v.Dockerfile = "Dockerfile"
 		}
+		if v.Network == "" {
+			v.Network, v.Needs = e.Network, e.Needs
+		}
 		if _, err := domain.DefaultLimits.Validate(v.Spec()); err != nil {
 			return Example{}, fmt.Errorf("variant %s: %w", v.Name, err)
 		}
@@ -220,10 +312,13 @@ func (e Example) check() error {
 		return errors.New("no title")
 	case strings.TrimSpace(e.Lesson) == "":
 		return errors.New("no lesson")
-	case e.Network != Offline && e.Network != Internet:
-		return fmt.Errorf("network is %q; want %q or %q", e.Network, Offline, Internet)
+	case !slices.ContainsFunc(groups, func(g Group) bool { return g.ID == e.Group }):
+		return fmt.Errorf("group %q is not a lesson of the gallery", e.Group)
 	case len(e.Variants) == 0:
 		return errors.New("no variants")
+	}
+	if err := checkNetwork(e.Network, e.Needs); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, v := range e.Variants {
@@ -234,12 +329,40 @@ func (e Example) check() error {
 			return fmt.Errorf("variant %s appears twice", v.Name)
 		}
 		seen[v.Name] = true
+		if v.Network != "" || len(v.Needs) > 0 {
+			if err := checkNetwork(v.Network, v.Needs); err != nil {
+				return fmt.Errorf("variant %s: %w", v.Name, err)
+			}
+		}
 	}
 	if e.Scenario != nil {
 		for _, ed := range e.Scenario.Edits {
 			if _, err := domain.CleanPath(ed.Path); err != nil {
 				return fmt.Errorf("scenario: %w", err)
 			}
+		}
+	}
+	return nil
+}
+
+// checkNetwork keeps a label honest: an offline build needs nothing, an
+// internet one says what it needs.
+func checkNetwork(n Network, needs []Need) error {
+	switch n {
+	case Offline:
+		if len(needs) > 0 {
+			return fmt.Errorf("network is offline, yet it needs %v", needs)
+		}
+	case Internet:
+		if len(needs) == 0 {
+			return errors.New("network is internet; say what it needs")
+		}
+	default:
+		return fmt.Errorf("network is %q; want %q or %q", n, Offline, Internet)
+	}
+	for _, need := range needs {
+		if _, ok := needTitles[need]; !ok {
+			return fmt.Errorf("unknown need %q", need)
 		}
 	}
 	return nil
@@ -260,13 +383,21 @@ func readTree(fsys fs.FS, dir string) (map[string]string, error) {
 		if err != nil {
 			return err
 		}
-		files[strings.TrimPrefix(name, dir+"/")] = string(data)
+		files[contextName(strings.TrimPrefix(name, dir+"/"))] = string(data)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	return files, nil
+}
+
+// contextName is the name a catalog file has in the build context.
+func contextName(p string) string {
+	if dir, file := path.Split(p); file == "_go.mod" {
+		return dir + "go.mod"
+	}
+	return p
 }
 
 func merge(base, over map[string]string) map[string]string {
