@@ -25,7 +25,7 @@ func (s *Server) homePage(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("load examples: %w", err)
 	}
-	return render(c, http.StatusOK, web.Home(catalog.All()))
+	return render(c, http.StatusOK, web.Home(catalog.Groups()))
 }
 
 // labPage opens a variant of an example: ?example=ID&variant=NAME, the

@@ -757,72 +757,93 @@ func explanation(p LabProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "</p><p data-testid=\"explanation-text\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "</p><p class=\"needs\" data-testid=\"needs\">")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = networkBadge(p.Variant.Network, p.Variant.Needs).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, " ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var35 string
-		templ_7745c5c3_Var35, templ_7745c5c3_Err = templ.JoinStringErrs(p.Example.Explanation)
+		templ_7745c5c3_Var35, templ_7745c5c3_Err = templ.JoinStringErrs(needsText(p.Variant.Needs))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 274, Col: 59}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 276, Col: 31}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var35))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, ".</p><p data-testid=\"explanation-text\">")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var36 string
+		templ_7745c5c3_Var36, templ_7745c5c3_Err = templ.JoinStringErrs(p.Example.Explanation)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 278, Col: 59}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var36))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if len(p.Example.LookFor) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<h3>What to look for</h3><ul class=\"look-for\" data-testid=\"look-for\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<h3>What to look for</h3><ul class=\"look-for\" data-testid=\"look-for\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			for _, item := range p.Example.LookFor {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "<li>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "<li>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var36 string
-				templ_7745c5c3_Var36, templ_7745c5c3_Err = templ.JoinStringErrs(item)
+				var templ_7745c5c3_Var37 string
+				templ_7745c5c3_Var37, templ_7745c5c3_Err = templ.JoinStringErrs(item)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 279, Col: 15}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 283, Col: 15}
 				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var36))
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var37))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</li>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "</li>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "</ul>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "</ul>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
 		if s := p.Example.Scenario; s != nil {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "<div class=\"scenario\" data-testid=\"scenario\"><h3>Then change it</h3><p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "<div class=\"scenario\" data-testid=\"scenario\"><h3>Then change it</h3><p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var37 string
-			templ_7745c5c3_Var37, templ_7745c5c3_Err = templ.JoinStringErrs(s.Description)
+			var templ_7745c5c3_Var38 string
+			templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(s.Description)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 286, Col: 22}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/lab.templ`, Line: 290, Col: 22}
 			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var37))
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "</p><button type=\"button\" class=\"button\" data-testid=\"scenario-apply\">Make the change</button><p class=\"muted\" data-testid=\"scenario-done\" role=\"status\" hidden></p></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "</p><button type=\"button\" class=\"button\" data-testid=\"scenario-apply\">Make the change</button><p class=\"muted\" data-testid=\"scenario-done\" role=\"status\" hidden></p></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "</section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "</section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -847,7 +868,7 @@ func buildOutput() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<section class=\"output panel\" data-testid=\"build-output\" aria-labelledby=\"output-title\"><div class=\"output-head\"><h2 class=\"panel-title\" id=\"output-title\">Build</h2><span class=\"status\" data-testid=\"build-status\" data-status=\"idle\" role=\"status\">Not built yet</span> <span class=\"muted\" data-testid=\"build-duration\"></span></div><div class=\"progress-row\"><progress data-testid=\"build-progress\" max=\"1\" value=\"0\" aria-label=\"Steps finished\"></progress> <span class=\"muted\" data-testid=\"build-progress-text\"></span></div><p class=\"connection\" data-testid=\"connection\" role=\"status\" hidden></p><div class=\"build-error\" data-testid=\"build-error\" role=\"alert\" hidden><strong>The build failed</strong><p class=\"build-error-message\" data-testid=\"build-error-message\"></p><button type=\"button\" class=\"line-link\" data-testid=\"build-error-line\" hidden></button></div><section class=\"warnings\" data-testid=\"build-warnings-box\" aria-labelledby=\"warnings-title\" hidden><h3 id=\"warnings-title\">Warnings</h3><ul data-testid=\"build-warnings\"></ul></section><div class=\"stages\" data-testid=\"build-stages\"><p class=\"muted\" data-testid=\"build-empty\">Press Build to run this Dockerfile.</p></div></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "<section class=\"output panel\" data-testid=\"build-output\" aria-labelledby=\"output-title\"><div class=\"output-head\"><h2 class=\"panel-title\" id=\"output-title\">Build</h2><span class=\"status\" data-testid=\"build-status\" data-status=\"idle\" role=\"status\">Not built yet</span> <span class=\"muted\" data-testid=\"build-duration\"></span></div><div class=\"progress-row\"><progress data-testid=\"build-progress\" max=\"1\" value=\"0\" aria-label=\"Steps finished\"></progress> <span class=\"muted\" data-testid=\"build-progress-text\"></span></div><p class=\"connection\" data-testid=\"connection\" role=\"status\" hidden></p><div class=\"build-error\" data-testid=\"build-error\" role=\"alert\" hidden><strong>The build failed</strong><p class=\"build-error-message\" data-testid=\"build-error-message\"></p><button type=\"button\" class=\"line-link\" data-testid=\"build-error-line\" hidden></button></div><section class=\"warnings\" data-testid=\"build-warnings-box\" aria-labelledby=\"warnings-title\" hidden><h3 id=\"warnings-title\">Warnings</h3><ul data-testid=\"build-warnings\"></ul></section><div class=\"stages\" data-testid=\"build-stages\"><p class=\"muted\" data-testid=\"build-empty\">Press Build to run this Dockerfile.</p></div></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -872,7 +893,7 @@ func stageBlock() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "<section class=\"stage\" data-testid=\"stage\"><header class=\"stage-head\"><h3 class=\"stage-name\" data-testid=\"stage-name\"></h3><span class=\"stage-base muted\" data-testid=\"stage-base\"></span> <span class=\"badge badge-skipped\" data-testid=\"stage-skipped\" title=\"The target did not need this stage\" hidden>skipped</span> <span class=\"stage-size\" data-testid=\"stage-size\" hidden></span></header><ol class=\"steps\" data-testid=\"steps\"></ol></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<section class=\"stage\" data-testid=\"stage\"><header class=\"stage-head\"><h3 class=\"stage-name\" data-testid=\"stage-name\"></h3><span class=\"stage-base muted\" data-testid=\"stage-base\"></span> <span class=\"badge badge-skipped\" data-testid=\"stage-skipped\" title=\"The target did not need this stage\" hidden>skipped</span> <span class=\"stage-size\" data-testid=\"stage-size\" hidden></span></header><ol class=\"steps\" data-testid=\"steps\"></ol></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -897,7 +918,7 @@ func stepRow() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "<li class=\"step\" data-testid=\"step\" data-state=\"pending\"><details><summary class=\"step-summary\"><span class=\"step-mark\" aria-hidden=\"true\"></span> <span class=\"step-index\" data-testid=\"step-index\"></span> <code class=\"step-instruction\" data-testid=\"step-instruction\"></code> <span class=\"badge badge-cached\" data-testid=\"step-cached\" hidden>CACHED</span> <span class=\"visually-hidden\" data-testid=\"step-state\"></span> <span class=\"step-size\" data-testid=\"step-size\"></span> <span class=\"step-duration\" data-testid=\"step-duration\"></span></summary><div class=\"step-body\"><button type=\"button\" class=\"line-link\" data-testid=\"step-line\" hidden></button><p class=\"step-error\" data-testid=\"step-error\" hidden></p><pre class=\"step-log\" data-testid=\"step-log\" hidden></pre><p class=\"muted\" data-testid=\"step-log-empty\">No output.</p></div></details></li>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 73, "<li class=\"step\" data-testid=\"step\" data-state=\"pending\"><details><summary class=\"step-summary\"><span class=\"step-mark\" aria-hidden=\"true\"></span> <span class=\"step-index\" data-testid=\"step-index\"></span> <code class=\"step-instruction\" data-testid=\"step-instruction\"></code> <span class=\"badge badge-cached\" data-testid=\"step-cached\" hidden>CACHED</span> <span class=\"visually-hidden\" data-testid=\"step-state\"></span> <span class=\"step-size\" data-testid=\"step-size\"></span> <span class=\"step-duration\" data-testid=\"step-duration\"></span></summary><div class=\"step-body\"><button type=\"button\" class=\"line-link\" data-testid=\"step-line\" hidden></button><p class=\"step-error\" data-testid=\"step-error\" hidden></p><pre class=\"step-log\" data-testid=\"step-log\" hidden></pre><p class=\"muted\" data-testid=\"step-log-empty\">No output.</p></div></details></li>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -922,7 +943,7 @@ func warningItem() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<li class=\"warning\" data-testid=\"warning\"><span class=\"warning-rule\" data-testid=\"warning-rule\"></span> <span data-testid=\"warning-message\"></span> <button type=\"button\" class=\"line-link\" data-testid=\"warning-line\" hidden></button></li>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "<li class=\"warning\" data-testid=\"warning\"><span class=\"warning-rule\" data-testid=\"warning-rule\"></span> <span data-testid=\"warning-message\"></span> <button type=\"button\" class=\"line-link\" data-testid=\"warning-line\" hidden></button></li>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

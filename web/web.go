@@ -8,6 +8,7 @@ package web
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -98,6 +99,28 @@ func labURL(example, variant string) templ.SafeURL {
 		q.Set("variant", variant)
 	}
 	return templ.SafeURL("/lab?" + q.Encode())
+}
+
+// needsText says in a sentence what an internet build downloads from.
+func needsText(needs []examples.Need) string {
+	if len(needs) == 0 {
+		return "Builds from the local image mirror alone"
+	}
+	titles := make([]string, len(needs))
+	for i, n := range needs {
+		titles[i] = n.Title()
+	}
+	last := len(titles) - 1
+	if last == 0 {
+		return "Needs " + titles[0]
+	}
+	return "Needs " + strings.Join(titles[:last], ", ") + " and " + titles[last]
+}
+
+// sameLabel reports whether a variant needs what its example does, so the
+// gallery labels it only where it differs.
+func sameLabel(e examples.Example, v examples.Variant) bool {
+	return v.Network == e.Network && slices.Equal(v.Needs, e.Needs)
 }
 
 // current is the aria-current value of a navigation link.

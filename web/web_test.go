@@ -60,26 +60,45 @@ func attrs(sel *goquery.Selection, name string) []string {
 var hashedAsset = regexp.MustCompile(`^/static/[a-z/]+\.[0-9a-f]{10}\.(css|js|svg)$`)
 
 func TestHome(t *testing.T) {
-	html, doc := render(t, web.Home(catalog(t).All()))
+	html, doc := render(t, web.Home(catalog(t).Groups()))
 
 	tests := []struct {
 		name string
 		got  []string
 		want []string
 	}{
-		{"cards", attrs(doc.Find(byTestID("example-card")), "data-example"),
-			[]string{"multi-stage", "copy-order"}},
-		{"titles", texts(doc.Find(byTestID("example-title"))),
-			[]string{"One stage or two", "COPY order and the cache"}},
-		{"network badges", texts(doc.Find(byTestID("example-network"))),
-			[]string{"offline", "offline"}},
-		{"open links", attrs(doc.Find(byTestID("example-open")), "href"),
-			[]string{"/lab?example=multi-stage", "/lab?example=copy-order"}},
-		{"variant links", attrs(doc.Find(byTestID("variant-link")), "href"), []string{
+		{"lessons", attrs(doc.Find(byTestID("lesson-group")), "data-group"),
+			[]string{"multi-stage", "cache", "runtime"}},
+		{"lesson titles", texts(doc.Find(byTestID("lesson-title"))), []string{
+			"Ship only what runs",
+			"Keep the dependency install cached",
+			"Run as a user, check health with what the image has",
+		}},
+		{"cards", attrs(doc.Find(byTestID("example-card")), "data-example"), []string{
+			"multi-stage", "nextjs", "fastapi", "go-service",
+			"copy-order", "copy-order-npm", "healthcheck",
+		}},
+		{"cards of a lesson", attrs(doc.Find(`[data-group="cache"] `+byTestID("example-card")),
+			"data-example"), []string{"copy-order", "copy-order-npm"}},
+		{"titles", texts(doc.Find(`[data-group="cache"] ` + byTestID("example-title"))),
+			[]string{"COPY order and the cache", "COPY order with npm ci"}},
+		{"network badges", texts(doc.Find(byTestID("example-card") + ` .card-head ` +
+			byTestID("example-network"))), []string{
+			"offline", "internet", "internet", "offline", "offline", "internet", "internet",
+		}},
+		{"what a card needs", attrs(doc.Find(`[data-example="nextjs"] .card-head `+
+			byTestID("example-network")), "title"), []string{"Needs the npm registry"}},
+		{"variants labelled apart", attrs(doc.Find(`[data-example="fastapi"] .card-variants `+
+			byTestID("example-network")), "title"), []string{
+			"Needs base images from Docker Hub that the mirror does not hold and PyPI",
+			"Needs base images from Docker Hub that the mirror does not hold and PyPI",
+		}},
+		{"open links", attrs(doc.Find(`[data-group="cache"] `+byTestID("example-open")), "href"),
+			[]string{"/lab?example=copy-order", "/lab?example=copy-order-npm"}},
+		{"variant links", attrs(doc.Find(`[data-example="multi-stage"] `+
+			byTestID("variant-link")), "href"), []string{
 			"/lab?example=multi-stage&variant=single-stage",
 			"/lab?example=multi-stage&variant=multi-stage",
-			"/lab?example=copy-order&variant=copy-all-first",
-			"/lab?example=copy-order&variant=deps-first",
 		}},
 		{"current page", attrs(doc.Find(`nav a[aria-current="page"]`), "href"), []string{"/"}},
 	}
