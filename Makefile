@@ -54,6 +54,8 @@ test: deps build check-generated vet
 bench: deps build
 	LAYERLAB_BUILDKITD=$(CURDIR)/bin/buildkitd LAYERLAB_BUILDCTL=$(CURDIR)/bin/buildctl \
 		$(GO) run ./cmd/layerlab-bench
+	@echo "image analysis against dive (300 MB, 10 layers):"
+	-$(GO) run ./sizes/cmd/sizebench
 
 clean:
 	rm -rf bin

@@ -162,8 +162,8 @@ func TestEventStreamViewersAndReconnect(t *testing.T) {
 	wg.Wait()
 
 	want := streams[0]
-	if len(want) == 0 || want[len(want)-1].Type != domain.EventResult {
-		t.Fatalf("first viewer's stream does not end with a result: %d events", len(want))
+	if len(want) == 0 || want[len(want)-1].Type != domain.EventImage {
+		t.Fatalf("first viewer's stream does not end with the image report: %d events", len(want))
 	}
 	for i, got := range streams[1:] {
 		if !sameSeqs(got, want) {
@@ -194,7 +194,7 @@ func reconnecting(t *testing.T, c *labtest.Client, id string) []domain.Event {
 			return all
 		}
 		all = append(all, part...)
-		if len(all) > 0 && all[len(all)-1].Type == domain.EventResult {
+		if len(all) > 0 && all[len(all)-1].Type == domain.EventImage {
 			return all
 		}
 	}

@@ -208,9 +208,19 @@ func requireStatus(t *testing.T, f labtest.Finished, want domain.Status) {
 		}
 		t.Fatalf("build %s: status %s, want %s (error %q)%s", f.ID, f.State.Status, want, msg, f.StepList())
 	}
-	last := f.Events[len(f.Events)-1]
-	if last.Type != domain.EventResult || last.Result.Status != want {
-		t.Fatalf("build %s: last event %s, want a result with status %s", f.ID, last.Type, want)
+	var results []domain.Event
+	for _, e := range f.Events {
+		if e.Type == domain.EventResult {
+			results = append(results, e)
+		}
+	}
+	if len(results) != 1 || results[0].Result.Status != want {
+		t.Fatalf("build %s: %d result events, want one with status %s", f.ID, len(results), want)
+	}
+	last := f.Events[len(f.Events)-1].Type
+	if want == domain.StatusFailed && last != domain.EventResult ||
+		want == domain.StatusSucceeded && last != domain.EventImage {
+		t.Fatalf("build %s: the stream ends with %s", f.ID, last)
 	}
 }
 

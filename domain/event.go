@@ -5,8 +5,8 @@ import "time"
 // EventType names what an Event reports.
 type EventType string
 
-// The events of a build's stream. Every stream ends with exactly one
-// EventResult.
+// The events of a build's stream. Every stream has exactly one EventResult;
+// a successful build's stream goes on with the sizes of its images.
 const (
 	EventStatus        EventType = "status"
 	EventStages        EventType = "stages"

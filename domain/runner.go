@@ -20,6 +20,13 @@ type Worker interface {
 	Build(ctx context.Context, id string, spec Spec, emit func(Event)) error
 }
 
+// Measurer is a worker that can also weigh a successful build's images.
+// The runner calls it after the build's result, so the sizes follow the
+// result in the stream and a build's time stays the worker's alone.
+type Measurer interface {
+	Measure(ctx context.Context, id string, spec Spec, emit func(Event)) error
+}
+
 // RunnerConfig tunes a Runner. Zero fields take sane defaults.
 type RunnerConfig struct {
 	Limits Limits
@@ -127,15 +134,19 @@ func (r *Runner) Close() {
 func (r *Runner) run(b *Build) {
 	start := time.Now()
 	result := Result{Status: StatusSucceeded}
+	measure := false
 	defer func() {
 		result.DurationMs = time.Since(start).Milliseconds()
 		b.Events.Append(Event{Type: EventResult, Result: &result})
-		b.Events.Close()
 		attrs := []any{"build_id", b.ID, "status", result.Status, "duration_ms", result.DurationMs}
 		if result.Error != nil {
 			attrs = append(attrs, "error_kind", result.Error.Kind, "error", result.Error.Message)
 		}
 		r.log.Info("build finished", attrs...)
+		if measure {
+			r.measure(b)
+		}
+		b.Events.Close()
 	}()
 
 	select {
@@ -155,6 +166,7 @@ func (r *Runner) run(b *Build) {
 	defer cancel()
 	err := r.worker.Build(ctx, b.ID, b.Spec, func(e Event) { b.Events.Append(e) })
 	if err == nil {
+		_, measure = r.worker.(Measurer)
 		return
 	}
 	var be *BuildError
@@ -167,6 +179,23 @@ func (r *Runner) run(b *Build) {
 		r.log.Error("build failed inside the worker", "build_id", b.ID, "error", err)
 		result = failed(&BuildError{Kind: "internal", Message: err.Error()})
 	}
+}
+
+// measure weighs a successful build's images. It runs after the worker slot
+// is given back, so the next queued build starts at once. A failure becomes
+// a warning: the build itself succeeded.
+func (r *Runner) measure(b *Build) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	err := r.worker.(Measurer).Measure(ctx, b.ID, b.Spec, func(e Event) { b.Events.Append(e) })
+	if err != nil {
+		r.log.Warn("images not measured", "build_id", b.ID, "error", err)
+		b.Events.Append(Event{Type: EventWarning, Warning: &Warning{Rule: "layerlab",
+			Message: "the image sizes could not be measured: " + err.Error()}})
+		return
+	}
+	r.log.Debug("images measured", "build_id", b.ID, "duration_ms", time.Since(start).Milliseconds())
 }
 
 func failed(be *BuildError) Result {

@@ -70,3 +70,6 @@ func sourceLine(err error) *domain.LineRange {
 	}
 	return nil
 }
+
+// cleanErr is cleanError for an error value.
+func cleanErr(err error) error { return errors.New(cleanError(err.Error())) }

@@ -104,7 +104,8 @@ func (w *Worker) Health(ctx context.Context) domain.WorkerHealth {
 
 // Build writes the spec's context to disk, solves it with the Dockerfile
 // frontend and reports every step through emit. A failure in the person's
-// Dockerfile comes back as a *domain.BuildError.
+// Dockerfile comes back as a *domain.BuildError. Measure weighs the images
+// afterwards.
 func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit func(domain.Event)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -134,17 +135,6 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 
 	err := w.solve(ctx, dir, spec, tr, policy)
 	if err == nil {
-		if planErr != nil {
-			return nil
-		}
-		if err := w.measure(ctx, dir, spec, p, policy, emit); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			w.log.Warn("measure images", "build_id", id, "error", err)
-			emit(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
-				Rule: "layerlab", Message: "the image sizes could not be measured: " + cleanError(err.Error())}})
-		}
 		return nil
 	}
 	if w.daemon != nil && grpcerrors.Code(err) == codes.Unavailable {
@@ -235,6 +225,26 @@ func writeContext(dir string, files map[string][]byte) error {
 		if err := os.WriteFile(p, files[name], 0o644); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Measure weighs the images of a build that succeeded: it exports every stage
+// the target needed (all cached by now) and emits their sizes. The runner
+// calls it after the build's result, so a build's time is the worker's alone.
+func (w *Worker) Measure(ctx context.Context, id string, spec domain.Spec, emit func(domain.Event)) error {
+	p, err := readPlan(spec.Files[spec.Dockerfile], spec.Target, spec.BuildArgs)
+	if err != nil {
+		return fmt.Errorf("read dockerfile: %w", err)
+	}
+	dir := filepath.Join(w.workDir, id+"-measure")
+	if err := writeContext(dir, spec.Files); err != nil {
+		return fmt.Errorf("write context: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	policy := w.saltPolicy(p, spec, func(domain.Event) {})
+	if err := w.measure(ctx, dir, spec, p, policy, emit); err != nil {
+		return fmt.Errorf("measure images: %w", cleanErr(err))
 	}
 	return nil
 }

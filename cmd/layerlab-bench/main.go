@@ -76,7 +76,7 @@ func run(ctx context.Context, rounds int) error {
 				if side == "layerlab" {
 					d, first, err = viaAPI(client, files, nonce)
 				} else {
-					d, err = viaBuildctl(ctx, buildctl, addr, dir, nonce)
+					d, err = viaBuildctl(ctx, buildctl, addr, dir, nonce, false)
 				}
 				if err != nil {
 					return fmt.Errorf("%s build: %w", side, err)
@@ -106,8 +106,140 @@ func run(ctx context.Context, rounds int) error {
 	fmt.Printf("  warm:  layerlab %8s  buildctl %8s  delta %s  (target <= 100ms)\n",
 		ms(median(lab.warm)), ms(median(ctl.warm)), ms(median(lab.warm)-median(ctl.warm)))
 	fmt.Printf("  POST to first event: median %s, max %s\n", ms(median(lab.firstEvent)), ms(slices.Max(lab.firstEvent)))
+
+	if err := benchScenario(ctx, client, buildctl, addr, dir, files, rounds); err != nil {
+		return err
+	}
+	return benchMeasure(ctx, data, rounds)
+}
+
+// benchScenario times a scenario run (cold build, a changed file, rebuild)
+// through the API against the same two builds through buildctl.
+func benchScenario(ctx context.Context, c *labtest.Client, buildctl, addr, dir string,
+	files map[string]string, rounds int) error {
+	var lab, ctl []time.Duration
+	for i := range rounds + 1 {
+		v1, v2 := fmt.Sprintf("echo v1-%d-%d\n", i, time.Now().UnixNano()), fmt.Sprintf("echo v2-%d\n", i)
+		start := time.Now()
+		if err := runScenario(c, files, v1, v2); err != nil {
+			return err
+		}
+		labTime := time.Since(start)
+
+		start = time.Now()
+		for _, content := range []string{v1, v2} {
+			if err := os.WriteFile(filepath.Join(dir, "main.sh"), []byte(content), 0o644); err != nil {
+				return err
+			}
+			noCache := content == v1
+			if _, err := viaBuildctl(ctx, buildctl, addr, dir, "scenario", noCache); err != nil {
+				return err
+			}
+		}
+		if i > 0 {
+			lab, ctl = append(lab, labTime), append(ctl, time.Since(start))
+		}
+	}
+	fmt.Printf("scenario (cold, change main.sh, rebuild), %d rounds, medians:\n", rounds)
+	fmt.Printf("  layerlab run %8s  buildctl %8s  overhead %.1f%%  (target <= 10%%)\n",
+		ms(median(lab)), ms(median(ctl)), 100*(float64(median(lab))/float64(median(ctl))-1))
 	return nil
 }
+
+func runScenario(c *labtest.Client, files map[string]string, v1, v2 string) error {
+	req := labtest.RunRequest{
+		Variants: []labtest.Variant{{Name: "bench", Request: labtest.Request{
+			Files: withFile(files, "main.sh", v1), BuildArgs: map[string]string{"NONCE": "scenario"}}}},
+		Scenario: labtest.Scenario{Changes: []domain.Change{{Path: "main.sh", Content: &v2}}},
+	}
+	state, err := c.RunAndWait(req)
+	if err != nil {
+		return err
+	}
+	if state.Status != domain.StatusSucceeded {
+		return fmt.Errorf("scenario run %s ended %s: %+v", state.ID, state.Status, state.Error)
+	}
+	return nil
+}
+
+func withFile(files map[string]string, name, content string) map[string]string {
+	out := map[string]string{name: content}
+	for k, v := range files {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// benchMeasure builds a small Go service cold and reports what measuring
+// its images added to the build.
+func benchMeasure(ctx context.Context, data string, rounds int) error {
+	if err := labtest.Seed(ctx, filepath.Join(data, "mirror"), []string{"golang"}, labtest.Logger()); err != nil {
+		return err
+	}
+	a, err := labtest.Start(ctx, data+"-go", labtest.Options{Images: []string{"busybox", "golang"}})
+	if err != nil {
+		return err
+	}
+	defer a.Close(ctx)
+	defer os.RemoveAll(data + "-go")
+	c := &labtest.Client{Base: a.URL()}
+	var shares []float64
+	var totals []time.Duration
+	for i := range rounds {
+		files := map[string]string{
+			"Dockerfile": goDockerfile,
+			"go.mod":     "module example.com/hello\n\ngo 1.26\n",
+			"main.go":    fmt.Sprintf(goMain, i, time.Now().UnixNano()),
+		}
+		id, err := c.Post(labtest.Request{Files: files})
+		if err != nil {
+			return err
+		}
+		if _, err := c.Events(id, 0); err != nil {
+			return err
+		}
+		state, err := c.State(id)
+		if err != nil {
+			return err
+		}
+		if state.Status != domain.StatusSucceeded || state.Image == nil {
+			return fmt.Errorf("go build %s: %s %+v", id, state.Status, state.Error)
+		}
+		m := state.Image.MeasureMs
+		shares = append(shares, float64(m)/float64(state.DurationMs-m))
+		totals = append(totals, time.Duration(state.DurationMs)*time.Millisecond)
+	}
+	slices.Sort(shares)
+	fmt.Printf("measuring images of a cold Go service build (golang builder, busybox runtime), %d builds:\n", rounds)
+	fmt.Printf("  build median %s; measuring adds %.1f%% (median), %.1f%% (max)  (target <= 20%%)\n",
+		ms(median(totals)), 100*shares[len(shares)/2], 100*shares[len(shares)-1])
+	return nil
+}
+
+const goDockerfile = `FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod main.go ./
+RUN CGO_ENABLED=0 go build -o /hello .
+FROM busybox
+COPY --from=build /hello /hello
+USER 1000
+CMD ["/hello"]
+`
+
+const goMain = `package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello %d %d") })
+	_ = http.ListenAndServe(":8080", nil)
+}
+`
 
 // viaAPI posts the build and follows its stream to the result.
 func viaAPI(c *labtest.Client, files map[string]string, nonce string) (total, first time.Duration, err error) {
@@ -131,17 +263,26 @@ func viaAPI(c *labtest.Client, files map[string]string, nonce string) (total, fi
 	if err != nil {
 		return 0, 0, err
 	}
+	// Measuring the images follows the result; let it finish before the
+	// next build so it does not weigh on that one.
+	if _, err := c.Events(id, int64(len(events))); err != nil {
+		return 0, 0, err
+	}
 	if status != domain.StatusSucceeded {
 		return 0, 0, fmt.Errorf("build %s ended %s after %d events", id, status, len(events))
 	}
 	return total, first, nil
 }
 
-func viaBuildctl(ctx context.Context, buildctl, addr, dir, nonce string) (time.Duration, error) {
+func viaBuildctl(ctx context.Context, buildctl, addr, dir, nonce string, noCache bool) (time.Duration, error) {
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, buildctl, "--addr", addr, "build",
-		"--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+dir,
-		"--opt", "build-arg:NONCE="+nonce, "--progress", "quiet")
+	args := []string{"--addr", addr, "build",
+		"--frontend", "dockerfile.v0", "--local", "context=" + dir, "--local", "dockerfile=" + dir,
+		"--opt", "build-arg:NONCE=" + nonce, "--progress", "quiet"}
+	if noCache {
+		args = append(args, "--no-cache")
+	}
+	cmd := exec.CommandContext(ctx, buildctl, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))

@@ -217,32 +217,44 @@ type Scenario struct {
 // events and final state.
 func (c *Client) Run(tb testing.TB, req RunRequest) ([]domain.Event, domain.RunState) {
 	tb.Helper()
-	body, err := json.Marshal(req)
+	events, state, err := c.run(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return events, state
+}
+
+// RunAndWait posts a scenario run, follows it to the end and returns its
+// final state, with errors instead of test failures.
+func (c *Client) RunAndWait(req RunRequest) (domain.RunState, error) {
+	_, state, err := c.run(req)
+	return state, err
+}
+
+func (c *Client) run(req RunRequest) ([]domain.Event, domain.RunState, error) {
+	var state domain.RunState
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, state, err
+	}
 	resp, err := http.Post(c.Base+"/api/runs", "application/json", bytes.NewReader(body))
 	if err != nil {
-		tb.Fatal(err)
+		return nil, state, err
 	}
 	defer resp.Body.Close()
 	var created struct{ ID, Events, Error string }
 	_ = json.NewDecoder(resp.Body).Decode(&created)
 	if resp.StatusCode != http.StatusAccepted {
-		tb.Fatalf("post run: %d %s", resp.StatusCode, created.Error)
+		return nil, state, fmt.Errorf("post run: %d %s", resp.StatusCode, created.Error)
 	}
 	events, err := c.stream(created.Events, func(domain.Event) bool { return false })
 	if err != nil {
-		tb.Fatalf("follow run %s: %v", created.ID, err)
+		return events, state, fmt.Errorf("follow run %s: %w", created.ID, err)
 	}
-	var state domain.RunState
 	resp2, err := http.Get(c.Base + "/api/runs/" + created.ID)
 	if err != nil {
-		tb.Fatal(err)
+		return events, state, err
 	}
 	defer resp2.Body.Close()
-	if err := json.NewDecoder(resp2.Body).Decode(&state); err != nil {
-		tb.Fatal(err)
-	}
-	return events, state
+	return events, state, json.NewDecoder(resp2.Body).Decode(&state)
 }
