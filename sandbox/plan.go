@@ -22,6 +22,9 @@ type plan struct {
 	// steps maps a stage's progress name and a step index (1-based, as in
 	// "[builder 2/4]") to the instruction's lines.
 	steps map[stepKey]domain.LineRange
+	// from maps a stage's progress name to its FROM line as written, which
+	// reads better than the resolved reference BuildKit names the step by.
+	from map[string]string
 	// instrs lists each stage's instructions after FROM, for matching
 	// image history entries to lines.
 	instrs [][]instr
@@ -71,7 +74,7 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 		args[k] = v
 	}
 
-	p := &plan{steps: map[stepKey]domain.LineRange{}}
+	p := &plan{steps: map[stepKey]domain.LineRange{}, from: map[string]string{}}
 	byName := map[string]int{}
 	for i, st := range stages {
 		base := expandArgs(st.BaseName, args)
@@ -108,6 +111,7 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 		if !fromStage && base != "scratch" {
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
+			p.from[progressName] = strings.Join(strings.Fields(st.SourceCode), " ")
 		}
 		for _, cmd := range st.Commands {
 			switch cmd.(type) {
@@ -282,4 +286,13 @@ func (w *Worker) Plan(spec domain.Spec) (*domain.Plan, error) {
 		return nil, err
 	}
 	return &p.public, nil
+}
+
+// fromText returns a stage's FROM line as written.
+func (p *plan) fromText(stage string) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	text, ok := p.from[stage]
+	return text, ok
 }

@@ -114,6 +114,9 @@ func (t *translator) newStep(id, name string) domain.Step {
 	step.Total, _ = strconv.Atoi(m[3])
 	step.Instruction = m[4]
 	step.Line = t.plan.line(step.Stage, step.Index)
+	if text, ok := t.plan.fromText(step.Stage); ok && step.Index == 1 && strings.HasPrefix(step.Instruction, "FROM ") {
+		step.Instruction = text
+	}
 	if step.Stage == "" && t.plan != nil && len(t.plan.stages) == 1 {
 		step.Stage = t.plan.stages[0].Name
 	}
