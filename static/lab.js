@@ -31,7 +31,7 @@
 		'build-progress', 'build-progress-text', 'connection', 'build-error',
 		'build-error-message', 'build-error-line', 'build-warnings-box', 'build-warnings',
 		'build-stages', 'scenario-apply', 'scenario-done', 'sizes', 'size-chart',
-		'size-readout', 'image-card',
+		'size-readout', 'sizes-status', 'image-card',
 	].forEach((id) => {
 		els[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = byTestId(id);
 	});
@@ -450,7 +450,7 @@
 			stageList: [], // the stages of the last stages event, in order
 			sizes: new Map(), // stage name -> its stage.size entry
 			image: null, // the final image's report card
-			ended: false, // the result arrived
+			measuring: false, // the build succeeded and its sizes are on their way
 		};
 	}
 
@@ -802,10 +802,11 @@
 	// measured one. It redraws everything on each size event; those come
 	// at the end of a build, a handful at most.
 	function renderChart() {
-		if (view.sizes.size === 0) {
+		els.sizes.hidden = view.sizes.size === 0 && !view.measuring;
+		els.sizesStatus.hidden = !view.measuring;
+		if (els.sizes.hidden) {
 			return;
 		}
-		els.sizes.hidden = false;
 		const open = new Set(Array.from(
 			els.sizeChart.querySelectorAll('details[open]'),
 			(d) => d.closest('[data-stage]').dataset.stage));
@@ -843,7 +844,7 @@
 			li.querySelector('details').remove();
 			li.classList.add('is-unmeasured');
 			total.textContent = stage.skipped ? 'not built, no size' :
-				view.ended ? 'not measured' : 'measuring…';
+				view.measuring ? 'measuring…' : 'not measured';
 			return li;
 		}
 		showBytes(total, size.sizeBytes, size.compressedBytes);
@@ -968,6 +969,7 @@
 		showWaste(card, img);
 		showKeptOut(card, img);
 		card.hidden = false;
+		view.measuring = false; // the card is the last of the sizes
 		renderChart();
 	}
 
@@ -1012,10 +1014,12 @@
 		}));
 	}
 
+	// finish shows how the build ended. A successful build's stream goes on
+	// with the sizes of its images.
 	function finish(result) {
 		clearInterval(view.ticker);
-		view.ended = true;
-		renderChart(); // a stage whose measuring failed is no longer being measured
+		view.measuring = result.status === 'succeeded';
+		renderChart();
 		setStatus(result.status);
 		els.buildDuration.textContent = formatMs(result.durationMs);
 		els.connection.hidden = true;
@@ -1023,6 +1027,15 @@
 			showFailure(result.error);
 		}
 		els.buildButton.disabled = false;
+	}
+
+	// streamEnded is called when the server has sent the whole stream. A
+	// stage still without a size by then was not measured.
+	function streamEnded() {
+		if (view.measuring) {
+			view.measuring = false;
+			renderChart();
+		}
 	}
 
 	function apply(ev) {
@@ -1077,15 +1090,17 @@
 	let stream = null;
 
 	// follow reads a build's events from its WebSocket. When the socket drops
-	// before the result, it connects again asking only for the events after
-	// the last one it applied, so none is shown twice and none is missed.
+	// before the server closed it normally, which it does once the stream has
+	// ended, it connects again asking only for the events after the last one
+	// it applied, so none is shown twice and none is missed.
 	function follow(id, path) {
 		const s = {
 			id,
 			path,
 			lastSeq: 0,
 			socket: null,
-			done: false, // the result arrived
+			result: false, // the result arrived; sizes may follow
+			done: false, // no more events will come: the stream ended, or the page gave up
 			stopped: false, // a newer build took over
 			failures: 0, // connections lost in a row
 			timer: 0,
@@ -1127,15 +1142,28 @@
 			stats.events++;
 			apply(ev);
 			if (ev.type === 'result') {
-				s.done = true;
+				s.result = true;
 			}
 		});
-		ws.addEventListener('close', () => {
-			if (s.stopped || s.done || s.socket !== ws) {
+		ws.addEventListener('close', (ev) => {
+			if (s.stopped || s.socket !== ws) {
+				return;
+			}
+			if (ev.code === 1000 && s.result) {
+				s.done = true;
+				streamEnded();
 				return;
 			}
 			s.failures++;
+			if (s.failures > RETRY_LIMIT && s.result) {
+				// The build has ended as shown; only its sizes are lost.
+				s.done = true;
+				els.connection.hidden = true;
+				streamEnded();
+				return;
+			}
 			if (s.failures > RETRY_LIMIT) {
+				s.done = true;
 				els.connection.hidden = true;
 				clearInterval(view.ticker);
 				setStatus('failed');
@@ -1205,6 +1233,7 @@
 			...stats,
 			buildId: stream ? stream.id : '',
 			lastSeq: stream ? stream.lastSeq : 0,
+			ended: stream ? stream.done : false,
 		}),
 		dropConnection: () => {
 			if (stream && stream.socket) {
