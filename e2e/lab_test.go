@@ -164,6 +164,7 @@ func TestReconnectMidBuild(t *testing.T) {
 		browser.Text(`[data-state="running"] `+browser.TestID("step-index"))+` === '2/2'`)
 	b.DropConnection(t)
 	b.WaitStatus(t, buildTimeout, "succeeded")
+	b.WaitStreamEnd(t, buildTimeout)
 
 	got := b.Stats(t)
 	run, ok := labtest.App(t).Runner().Get(got.BuildID)

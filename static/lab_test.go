@@ -2,6 +2,7 @@ package static_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,6 +51,19 @@ func (w *scriptedWorker) lastSpec(t *testing.T) domain.Spec {
 		t.Fatal("the worker was asked for no build")
 	}
 	return w.specs[len(w.specs)-1]
+}
+
+// measuringWorker is a scripted worker that also weighs images: the runner
+// plays its measure script after the build's result, as it calls the real
+// worker's Measure.
+type measuringWorker struct {
+	*scriptedWorker
+	measure func(ctx context.Context, e emitter) error
+}
+
+func (w measuringWorker) Measure(ctx context.Context, _ string, _ domain.Spec,
+	emit func(domain.Event)) error {
+	return w.measure(ctx, emitter(emit))
 }
 
 // emitter writes the events of a scripted build.
@@ -290,6 +304,7 @@ func TestLabReconnects(t *testing.T) {
 	b.WaitFor(t, 10*time.Second, "a second connection", `window.layerlab.stats().connects >= 2`)
 	close(dropped)
 	b.WaitStatus(t, 10*time.Second, "succeeded")
+	b.WaitStreamEnd(t, 10*time.Second)
 
 	got := b.Stats(t)
 	build, ok := runner.Get(got.BuildID)
@@ -484,24 +499,49 @@ var (
 	}
 )
 
-// measuredScript is successScript followed by what measuring the images
-// reports.
-func measuredScript(ctx context.Context, e emitter) error {
-	if err := successScript(ctx, e); err != nil {
-		return err
+// measureScript reports the sizes of successScript's build once release
+// is closed, so that a test can look at the page while it waits.
+func measureScript(release <-chan struct{}) func(context.Context, emitter) error {
+	return func(ctx context.Context, e emitter) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		e.size(buildSize)
+		e.size(runtimeSize)
+		e.image(runtimeImage)
+		return nil
 	}
-	e.size(buildSize)
-	e.size(runtimeSize)
-	e.image(runtimeImage)
-	return nil
 }
 
 func TestLabShowsSizes(t *testing.T) {
-	_, b := startLab(t, &scriptedWorker{script: measuredScript},
-		"?example=multi-stage&variant=multi-stage")
-	if got := b.Build(t, 10*time.Second); got != "succeeded" {
-		t.Fatalf("build %s", got)
+	release := make(chan struct{})
+	w := measuringWorker{&scriptedWorker{script: successScript}, measureScript(release)}
+	_, b := startLab(t, w, "?example=multi-stage&variant=multi-stage")
+
+	// The sizes come after the build's result: until they do, the page
+	// says it is weighing the stages the build needed.
+	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("build-button")))
+	b.WaitStatus(t, 10*time.Second, "succeeded")
+	check(t, b, map[string]string{
+		prop(tid("sizes-status"), "hidden"):                     "false",
+		text(`[data-stage="build"] ` + tid("size-stage-total")): "measuring…",
+		text(`[data-stage="lint"] ` + tid("size-stage-total")):  "not built, no size",
+		prop(tid("image-card"), "hidden"):                       "true",
+	})
+	// A socket lost while the images are weighed comes back for the sizes.
+	b.DropConnection(t)
+	b.WaitFor(t, 10*time.Second, "a second connection", `window.layerlab.stats().connects >= 2`)
+	close(release)
+	b.WaitStreamEnd(t, 10*time.Second)
+	if got := b.Stats(t); got.Repeats != 0 || got.Events != got.LastSeq {
+		t.Errorf("page stats %+v: want every event once", got)
 	}
+	check(t, b, map[string]string{
+		prop(tid("sizes-status"), "hidden"):         "true",
+		prop(tid("build-status"), "dataset.status"): "succeeded",
+	})
 	b.Do(t, 10*time.Second, chromedp.Click(
 		chromedp.CSS(`[data-stage="runtime"] .size-breakdown summary`)))
 	b.Screenshot(t, "lab-stub-sizes")
@@ -631,14 +671,18 @@ func TestLabSizeCases(t *testing.T) {
 		sizeRow("COPY tally /tally", 2, 7_340_032, 3_000_000),
 		sizeRow("USER 65532:65532", 3, 0, 0))
 	cases := []struct {
-		name   string
-		script func(context.Context, emitter) error
-		checks map[string]string
+		name    string
+		build   func(context.Context, emitter) error
+		measure func(context.Context, emitter) error // nil: a worker that does not measure
+		checks  map[string]string
 	}{
 		{
 			name: "one stage, hardened",
-			script: func(_ context.Context, e emitter) error {
+			build: func(_ context.Context, e emitter) error {
 				e.stages(domain.Stage{Name: "stage-0", Base: "scratch"})
+				return nil
+			},
+			measure: func(_ context.Context, e emitter) error {
 				e.size(hardened)
 				e.image(domain.ImageReport{
 					Stage:             "stage-0",
@@ -678,18 +722,21 @@ func TestLabSizeCases(t *testing.T) {
 			},
 		},
 		{
-			// Measuring stopped after the first stage: the build succeeds
-			// with a warning, and no card.
+			// Measuring stopped after the first stage: the build succeeded
+			// all the same, a warning says why, and there is no card.
 			name: "measuring failed",
-			script: func(_ context.Context, e emitter) error {
+			build: func(_ context.Context, e emitter) error {
 				e.stages(buildStage, runtimeStage)
 				e.done(runMake)
-				e.size(buildSize)
-				e(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
-					Rule: "layerlab", Message: "the image sizes could not be measured: disk full"}})
 				return nil
 			},
+			measure: func(_ context.Context, e emitter) error {
+				e.size(buildSize)
+				return errors.New("disk full")
+			},
 			checks: map[string]string{
+				flat(tid("warning")):                                           "layerlab the image sizes could not be measured: disk full",
+				prop(tid("sizes-status"), "hidden"):                            "true",
 				prop(tid("sizes"), "hidden"):                                   "false",
 				prop(tid("image-card"), "hidden"):                              "true",
 				text(`[data-stage="build"] ` + tid("size-stage-total")):        "112.5 MiB",
@@ -700,7 +747,7 @@ func TestLabSizeCases(t *testing.T) {
 		},
 		{
 			name: "no sizes",
-			script: func(_ context.Context, e emitter) error {
+			build: func(_ context.Context, e emitter) error {
 				e.stages(buildStage)
 				e.done(runMake)
 				return nil
@@ -714,8 +761,11 @@ func TestLabSizeCases(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, b := startLab(t, &scriptedWorker{script: c.script},
-				"?example=multi-stage&variant=multi-stage")
+			var w domain.Worker = &scriptedWorker{script: c.build}
+			if c.measure != nil {
+				w = measuringWorker{&scriptedWorker{script: c.build}, c.measure}
+			}
+			_, b := startLab(t, w, "?example=multi-stage&variant=multi-stage")
 			if got := b.Build(t, 10*time.Second); got != "succeeded" {
 				t.Fatalf("build %s", got)
 			}

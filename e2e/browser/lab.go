@@ -46,13 +46,24 @@ func (b *Browser) Status(t testing.TB) string {
 	return Eval[string](t, b, `document.querySelector('`+TestID("build-status")+`').dataset.status`)
 }
 
-// Build presses Build and waits up to timeout for the build to end. It
-// returns the final status.
+// Build presses Build and waits up to timeout for the build to end, and
+// then for the rest of its stream: a successful build's sizes come after
+// its result. It returns the final status.
 func (b *Browser) Build(t testing.TB, timeout time.Duration) string {
 	t.Helper()
 	b.Do(t, 10*time.Second, chromedp.Click(ByTestID("build-button")))
 	b.WaitStatus(t, timeout, "succeeded", "failed")
+	b.WaitStreamEnd(t, timeout)
 	return b.Status(t)
+}
+
+// WaitStreamEnd waits until the page expects no more events of its build:
+// the server closed the stream after the last one, or the page gave up. A
+// build the server refused has no stream at all.
+func (b *Browser) WaitStreamEnd(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	b.WaitFor(t, timeout, "the end of the build's event stream",
+		`((s) => s.ended || s.buildId === '')(window.layerlab.stats())`)
 }
 
 // WaitStatus waits until the build status is one of statuses.
@@ -107,6 +118,7 @@ type LabStats struct {
 	Repeats  int // events dropped as already seen
 	Connects int // sockets opened
 	LastSeq  int
+	Ended    bool // no more events will come
 }
 
 // Stats reads the lab's stream counters.
