@@ -530,6 +530,8 @@ func TestLabShowsSizes(t *testing.T) {
 		text(`[data-stage="lint"] ` + tid("size-stage-total")):  "not built, no size",
 		prop(tid("image-card"), "hidden"):                       "true",
 	})
+	b.Screenshot(t, "lab-stub-measuring")
+
 	// A socket lost while the images are weighed comes back for the sizes.
 	b.DropConnection(t)
 	b.WaitFor(t, 10*time.Second, "a second connection", `window.layerlab.stats().connects >= 2`)
