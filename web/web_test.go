@@ -88,6 +88,10 @@ func TestHome(t *testing.T) {
 		}},
 		{"what a card needs", attrs(doc.Find(`[data-example="nextjs"] .card-head `+
 			byTestID("example-network")), "title"), []string{"Needs the npm registry"}},
+		{"needs on the card", texts(doc.Find(byTestID("example-needs"))), []string{
+			"Needs the npm registry.", "Needs Debian's package archive.",
+			"Needs the npm registry.", "Needs Debian's package archive.",
+		}},
 		{"variants labelled apart", attrs(doc.Find(`[data-example="fastapi"] .card-variants `+
 			byTestID("example-network")), "title"), []string{
 			"Needs base images from Docker Hub that the mirror does not hold and PyPI",
