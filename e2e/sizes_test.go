@@ -98,6 +98,8 @@ func TestMultiStageShipsLess(t *testing.T) {
 		buildStage             string // the multi-stage variant's stage left behind
 	}{
 		{"multi-stage", "single-stage", "multi-stage", "build"},
+		// The slowest pair: go vet, go test and go build run in the build.
+		{"go-service", "golang-image", "scratch", "build"},
 	}
 	for _, p := range pairs {
 		t.Run(p.example, func(t *testing.T) {
