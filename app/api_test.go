@@ -3,6 +3,7 @@ package app_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/layerlab/layerlab/app"
 	"github.com/layerlab/layerlab/domain"
 	"github.com/layerlab/layerlab/internal/labtest"
 )
@@ -370,4 +372,43 @@ func TestRunCannotReachServerLoopback(t *testing.T) {
 	if log := f.Log(); !strings.Contains(log, "BLOCKED") || strings.Contains(log, "REACHED") {
 		t.Errorf("a RUN step reached the server on 127.0.0.1:%d: %q", port, log)
 	}
+}
+
+// --buildkit-addr: a second server builds on the first one's worker without
+// managing it.
+func TestExistingWorker(t *testing.T) {
+	ctx := context.Background()
+	shared := labtest.App(t)
+	data := t.TempDir()
+	a, err := app.Start(ctx, app.Config{
+		Addr:         "127.0.0.1:0",
+		Data:         data,
+		BuildkitAddr: "unix://" + filepath.Join(shared.DataDir(), "buildkit", "buildkitd.sock"),
+	}, labtest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, err := http.Get(a.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Worker domain.WorkerHealth }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if !body.Worker.Ready || body.Worker.Managed {
+		t.Errorf("healthz worker %+v, want ready and not managed", body.Worker)
+	}
+	if _, err := os.Stat(filepath.Join(data, "buildkit")); !os.IsNotExist(err) {
+		t.Errorf("a server with an existing worker made a buildkit dir: %v", err)
+	}
+
+	c := &labtest.Client{Base: a.URL()}
+	f := c.Build(t, labtest.Request{Files: map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": "remote\n"}})
+	requireStatus(t, f, domain.StatusSucceeded)
 }

@@ -315,4 +315,3 @@ func median(ds []time.Duration) time.Duration {
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
-
