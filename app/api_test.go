@@ -33,14 +33,15 @@ func TestBuildRefusesBadInput(t *testing.T) {
 	}{
 		{"empty dockerfile", labtest.Request{Files: map[string]string{"Dockerfile": "  \n"}}, "is empty"},
 		{"no dockerfile", labtest.Request{Files: map[string]string{"a.txt": "x"}}, `no file "Dockerfile"`},
-		{"parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "../x": "x"}}, "leaves the build context"},
-		{"nested parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a/../../x": "x"}}, "leaves the build context"},
+		{"parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "../x": "x"}}, "has a .. segment"},
+		{"nested parent path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a/../../x": "x"}}, "has a .. segment"},
 		{"absolute path", labtest.Request{Files: map[string]string{"Dockerfile": ok, "/etc/passwd": "x"}}, "is absolute"},
 		{"NUL in name", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a\x00b": "x"}}, "NUL"},
-		{"dockerfile outside", labtest.Request{Files: map[string]string{"Dockerfile": ok}, Dockerfile: "../Dockerfile"}, "leaves the build context"},
+		{"dockerfile outside", labtest.Request{Files: map[string]string{"Dockerfile": ok}, Dockerfile: "../Dockerfile"}, "has a .. segment"},
 		{"file too big", labtest.Request{Files: map[string]string{"Dockerfile": ok, "big": strings.Repeat("x", 129<<10)}}, `file "big" is 132096 bytes; the limit is 128 KiB a file`},
 		{"context too big", labtest.Request{Files: manyFiles(ok, 5, 120<<10)}, "the context is over the limit of 512 KiB"},
 		{"too many files", labtest.Request{Files: manyFiles(ok, 21, 1)}, "the limit is 20"},
+		{"file and folder", labtest.Request{Files: map[string]string{"Dockerfile": ok, "a": "x", "a/b": "y"}}, `"a" is a file`},
 		{"bad build arg", labtest.Request{Files: map[string]string{"Dockerfile": ok}, BuildArgs: map[string]string{"A=B": "x"}}, "build arg name"},
 	}
 	for _, tt := range tests {

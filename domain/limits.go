@@ -67,6 +67,8 @@ func CleanPath(p string) (string, error) {
 		return "", inputErrorf("file name %q contains a NUL byte", p)
 	case strings.ContainsAny(p, "\\"):
 		return "", inputErrorf("file name %q contains a backslash; use / between folders", p)
+	case strings.HasSuffix(p, "/"):
+		return "", inputErrorf("file name %q ends with /; it names a folder, not a file", p)
 	case strings.HasPrefix(p, "/"):
 		return "", inputErrorf("file name %q is absolute; context paths are relative", p)
 	}
@@ -77,7 +79,8 @@ func CleanPath(p string) (string, error) {
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return "", inputErrorf("file name %q leaves the build context", p)
+			return "", inputErrorf("file name %q has a .. segment; context paths stay inside the "+
+				"build context and name no parent folder", p)
 		}
 	}
 	clean := path.Clean(p)
@@ -127,9 +130,11 @@ func (l Limits) Validate(spec Spec) (Spec, error) {
 		}
 		files[clean] = data
 	}
-	for name := range files {
-		if strings.HasPrefix(dockerfile, name+"/") {
-			return Spec{}, inputErrorf("%q is a file, so %q cannot be inside it", name, dockerfile)
+	for _, name := range append(sortedKeys(files), dockerfile) {
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			if _, ok := files[dir]; ok {
+				return Spec{}, inputErrorf("%q is a file, so %q cannot be inside it", dir, name)
+			}
 		}
 	}
 

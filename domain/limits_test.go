@@ -12,11 +12,11 @@ func TestCleanPath(t *testing.T) {
 	}{
 		{in: "a.txt", want: "a.txt"},
 		{in: "./src//main.go", want: "src/main.go"},
-		{in: "src/", want: "src"},
+		{in: "src/", err: "names a folder"},
 		{in: "", err: "empty name"},
-		{in: "../x", err: "leaves the build context"},
-		{in: "a/../../x", err: "leaves the build context"},
-		{in: "a/..", err: "leaves the build context"},
+		{in: "../x", err: "has a .. segment"},
+		{in: "a/../../x", err: "has a .. segment"},
+		{in: "a/..", err: "has a .. segment"},
 		{in: "/etc/passwd", err: "is absolute"},
 		{in: "a\x00b", err: "NUL"},
 		{in: "a\nb", err: "control character"},
@@ -59,6 +59,7 @@ func TestValidate(t *testing.T) {
 		{"many files", Spec{Files: map[string][]byte{"Dockerfile": df, "a": nil, "b": nil, "c": nil}}, "has 4 files"},
 		{"same file twice", Spec{Files: map[string][]byte{"Dockerfile": df, "a": nil, "./a": nil}}, "given twice"},
 		{"file as folder", Spec{Files: map[string][]byte{"d": nil, "d/Dockerfile": df}, Dockerfile: "d/Dockerfile"}, "cannot be inside it"},
+		{"file and folder", Spec{Files: map[string][]byte{"Dockerfile": df, "a": nil, "a/b/c": nil}}, `"a" is a file, so "a/b/c"`},
 		{"bad arg", Spec{Files: map[string][]byte{"Dockerfile": df}, BuildArgs: map[string]string{"A B": ""}}, "build arg name"},
 	}
 	for _, tt := range tests {

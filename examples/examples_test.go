@@ -287,7 +287,7 @@ func TestLoadRefuses(t *testing.T) {
 			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
 				`"scenario": {"edits": [{"path": "../x", "content": ""}]}, "variants"`, 1))},
 			"ex/variants/one/Dockerfile": dockerfile,
-		}, "leaves the build context"},
+		}, "has a .. segment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ func describeFailure(err error, tr *translator) error {
 			"could not be reached (add it with `layerlab images import`): %s", m[1], be.Message)
 		return be
 	}
-	if step := tr.failedStep(); step != nil && !step.Internal {
+	if step := tr.failedStep(be.Message); step != nil && !step.Internal {
 		be.Kind = "step"
 		be.StepID = step.ID
 		if be.Line == nil {

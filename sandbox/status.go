@@ -192,14 +192,40 @@ func (t *translator) warning(w *client.VertexWarning) {
 	t.emit(domain.Event{Type: domain.EventWarning, Warning: &warning})
 }
 
-// failedStep returns the Dockerfile step that failed, if one did.
-func (t *translator) failedStep() *domain.Step {
+// failedStep returns the Dockerfile step whose failure ended the build. When
+// one step fails, BuildKit cancels the steps running beside it and reports
+// them failed too, with a "context canceled" error; the solve's own error
+// names the step that really failed.
+func (t *translator) failedStep(solveErr string) *domain.Step {
+	var first *domain.Step
 	for _, id := range t.order {
-		if st := t.steps[id]; st.State == domain.StepFailed {
+		st := t.steps[id]
+		if st.State != domain.StepFailed {
+			continue
+		}
+		if st.Error != "" && strings.Contains(solveErr, st.Error) {
 			return &st.Step
 		}
+		if first == nil && !strings.Contains(st.Error, "context canceled") {
+			first = &st.Step
+		}
 	}
-	return nil
+	return first
+}
+
+// running lists the Dockerfile steps still running, for a timeout message.
+func (t *translator) running() []string {
+	var out []string
+	for _, id := range t.order {
+		if st := t.steps[id]; st.State == domain.StepRunning && !st.Internal {
+			where := ""
+			if st.Line != nil {
+				where = fmt.Sprintf(" (line %d)", st.Line.Start)
+			}
+			out = append(out, st.Instruction+where)
+		}
+	}
+	return out
 }
 
 // sawSteps reports whether the worker announced any Dockerfile step.

@@ -70,7 +70,7 @@ func TestTranslator(t *testing.T) {
 	if from := events[2].Step; from.Instruction != "FROM busybox AS b" {
 		t.Errorf("FROM step reads %q, want the line as written", from.Instruction)
 	}
-	if f := tr.failedStep(); f == nil || f.Instruction != "RUN b" {
+	if f := tr.failedStep("process \"/bin/sh -c b\" failed: exit code: 1"); f == nil || f.Instruction != "RUN b" {
 		t.Errorf("failed step %+v", f)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
@@ -148,8 +149,15 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 	if errors.Is(context.Cause(ctx), errWorkerStopped) {
 		return &domain.BuildError{Kind: "worker", Message: errWorkerStopped.Error()}
 	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg := context.Cause(ctx).Error()
+		if running := tr.running(); len(running) > 0 {
+			msg += "; still running: " + strings.Join(running, ", ")
+		}
+		return &domain.BuildError{Kind: "limit", Message: msg}
+	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return &domain.BuildError{Kind: "worker", Message: context.Cause(ctx).Error()}
 	}
 	return describeFailure(err, tr)
 }
