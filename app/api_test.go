@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -412,4 +413,54 @@ func TestExistingWorker(t *testing.T) {
 	f := c.Build(t, labtest.Request{Files: map[string]string{
 		"Dockerfile": "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": "remote\n"}})
 	requireStatus(t, f, domain.StatusSucceeded)
+}
+
+// Builds past the worker's slots wait in order with their position, and any
+// build can be cancelled, waiting or running.
+func TestQueueAndCancel(t *testing.T) {
+	c := labtest.NewClient(t)
+	sleeper := func(n int) labtest.Request {
+		return labtest.Request{Files: map[string]string{
+			"Dockerfile": fmt.Sprintf("FROM busybox\nRUN echo sleeper %d && sleep 60\n", n)}}
+	}
+	var ids []string
+	for n := range 3 {
+		id, err := c.Post(sleeper(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	state, err := c.State(ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.Status != domain.StatusQueued || state.QueuePosition != 1 {
+		t.Fatalf("third build: %s at position %d, want queued at 1", state.Status, state.QueuePosition)
+	}
+	for _, id := range ids {
+		if _, err := c.EventsUntil(id, 0, func(e domain.Event) bool { return e.Type == domain.EventStatus }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, id := range []string{ids[2], ids[0], ids[1]} {
+		req, _ := http.NewRequest(http.MethodDelete, c.Base+"/api/builds/"+id, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("cancel %s: %d", id, resp.StatusCode)
+		}
+		events, err := c.Events(id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := labtest.Finished{ID: id, Events: events}
+		f.State, _ = c.State(id)
+		requireStatus(t, f, domain.StatusFailed)
+		requireError(t, f, "cancelled", 0, "cancelled")
+	}
 }

@@ -200,8 +200,9 @@ func (a *App) Runner() *domain.Runner { return a.runner }
 // Done is closed with the HTTP server's error when it stops serving.
 func (a *App) Done() <-chan error { return a.served }
 
-// Close shuts down in order: no new requests, event streams closed, builds
-// in flight ended, then the worker and the mirror.
+// Close shuts down in order: no new requests, builds in flight ended (each
+// records its result, which open streams still deliver), event streams
+// closed, then the worker and the mirror.
 func (a *App) Close(ctx context.Context) {
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -210,11 +211,11 @@ func (a *App) Close(ctx context.Context) {
 		}
 		cancel()
 	}
-	if a.server != nil {
-		a.server.CloseStreams()
-	}
 	if a.runner != nil {
 		a.runner.Close()
+	}
+	if a.server != nil {
+		a.server.CloseStreams()
 	}
 	if a.worker != nil {
 		_ = a.worker.Close()

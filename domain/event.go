@@ -28,10 +28,12 @@ const (
 // Event is one entry of a build's append-only stream. Seq counts from 1 with
 // no gaps, so a viewer that saw up to N asks for what came after N.
 type Event struct {
-	Seq      int64        `json:"seq"`
-	Type     EventType    `json:"type"`
-	Time     time.Time    `json:"time"`
-	Status   Status       `json:"status,omitempty"`
+	Seq    int64     `json:"seq"`
+	Type   EventType `json:"type"`
+	Time   time.Time `json:"time"`
+	Status Status    `json:"status,omitempty"`
+	// Position is a queued build's place in the queue, 1 for next.
+	Position int          `json:"position,omitempty"`
 	Stages   []Stage      `json:"stages,omitempty"`
 	Step     *Step        `json:"step,omitempty"`
 	Log      *LogChunk    `json:"log,omitempty"`

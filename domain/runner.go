@@ -37,6 +37,8 @@ type RunnerConfig struct {
 	Timeout time.Duration
 	// Keep is how many finished builds stay in memory.
 	Keep int
+	// MaxQueued is how many builds may wait for a slot; more are refused.
+	MaxQueued int
 }
 
 // Runner queues builds, runs them on a Worker and keeps each one's event log.
@@ -44,15 +46,16 @@ type Runner struct {
 	worker Worker
 	cfg    RunnerConfig
 	log    *slog.Logger
-	slots  chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	builds map[string]*Build
-	order  []string
+	mu      sync.Mutex
+	builds  map[string]*Build
+	order   []string
+	running int
+	waiting []*Build
 }
 
 // Build is one submitted build: its spec and its stream.
@@ -61,10 +64,20 @@ type Build struct {
 	Spec      Spec
 	CreatedAt time.Time
 	Events    *EventLog
+
+	start  chan struct{} // closed when the build gets a worker slot
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 }
 
-// ErrShuttingDown is returned by Submit once Close has begun.
-var ErrShuttingDown = errors.New("the server is shutting down")
+var (
+	// ErrShuttingDown is returned by Submit once Close has begun.
+	ErrShuttingDown = errors.New("the server is shutting down")
+	// ErrQueueFull is returned by Submit when too many builds wait.
+	ErrQueueFull = errors.New("too many builds are waiting for the worker; try again in a minute")
+	// ErrCancelled is the cause of a build cancelled on request.
+	ErrCancelled = errors.New("the build was cancelled")
+)
 
 // NewRunner returns a runner that builds on worker.
 func NewRunner(worker Worker, cfg RunnerConfig, log *slog.Logger) *Runner {
@@ -77,13 +90,15 @@ func NewRunner(worker Worker, cfg RunnerConfig, log *slog.Logger) *Runner {
 	if cfg.Keep <= 0 {
 		cfg.Keep = 500
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 50
+	}
 	cfg.Limits = cfg.Limits.OrDefaults()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Runner{
 		worker: worker,
 		cfg:    cfg,
 		log:    log,
-		slots:  make(chan struct{}, cfg.Concurrency),
 		ctx:    ctx,
 		cancel: cancel,
 		builds: make(map[string]*Build),
@@ -104,9 +119,12 @@ func (r *Runner) Submit(spec Spec) (*Build, error) {
 		return nil, err
 	}
 
-	b := &Build{ID: newID(), Spec: spec, CreatedAt: time.Now().UTC(), Events: NewEventLog()}
-	b.Events.Append(Event{Type: EventStatus, Status: StatusQueued})
-	r.remember(b)
+	b := &Build{ID: newID(), Spec: spec, CreatedAt: time.Now().UTC(), Events: NewEventLog(),
+		start: make(chan struct{})}
+	b.ctx, b.cancel = context.WithCancelCause(r.ctx)
+	if err := r.enqueue(b); err != nil {
+		return nil, err
+	}
 
 	r.wg.Add(1)
 	go func() {
@@ -122,6 +140,72 @@ func (r *Runner) Get(id string) (*Build, bool) {
 	defer r.mu.Unlock()
 	b, ok := r.builds[id]
 	return b, ok
+}
+
+// Cancel ends a build: a waiting one leaves the queue, a running one is
+// stopped. It reports false for an unknown id.
+func (r *Runner) Cancel(id string) bool {
+	b, ok := r.Get(id)
+	if !ok {
+		return false
+	}
+	b.cancel(ErrCancelled)
+	return true
+}
+
+// enqueue stores b and gives it a slot, or a place in the queue with its
+// position announced.
+func (r *Runner) enqueue(b *Build) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.waiting) >= r.cfg.MaxQueued {
+		r.log.Warn("build refused: queue full", "waiting", len(r.waiting))
+		return ErrQueueFull
+	}
+	r.rememberLocked(b)
+	if r.running < r.cfg.Concurrency && len(r.waiting) == 0 {
+		r.running++
+		b.Events.Append(Event{Type: EventStatus, Status: StatusQueued})
+		close(b.start)
+		return nil
+	}
+	r.waiting = append(r.waiting, b)
+	b.Events.Append(Event{Type: EventStatus, Status: StatusQueued, Position: len(r.waiting)})
+	return nil
+}
+
+// release gives a finished build's slot to the first waiting build and
+// tells the others their new place.
+func (r *Runner) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.waiting) == 0 {
+		r.running--
+		return
+	}
+	next := r.waiting[0]
+	r.waiting = r.waiting[1:]
+	close(next.start)
+	r.announcePositions()
+}
+
+// leaveQueue takes a cancelled build out of the queue.
+func (r *Runner) leaveQueue(b *Build) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, w := range r.waiting {
+		if w == b {
+			r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
+			r.announcePositions()
+			return
+		}
+	}
+}
+
+func (r *Runner) announcePositions() {
+	for i, w := range r.waiting {
+		w.Events.Append(Event{Type: EventStatus, Status: StatusQueued, Position: i + 1})
+	}
 }
 
 // Close cancels the builds in flight, lets each one record its result and
@@ -147,13 +231,23 @@ func (r *Runner) run(b *Build) {
 			r.measure(b)
 		}
 		b.Events.Close()
+		b.cancel(nil)
+		// The stream and the state are all that is served from now on; the
+		// context's files would only hold memory.
+		b.Spec.Files = nil
 	}()
 
 	select {
-	case r.slots <- struct{}{}:
-		defer func() { <-r.slots }()
-	case <-r.ctx.Done():
-		result = failed(&BuildError{Kind: "worker", Message: context.Cause(r.ctx).Error()})
+	case <-b.start:
+		defer r.release()
+	case <-b.ctx.Done():
+		r.leaveQueue(b)
+		select {
+		case <-b.start: // the slot came at the same moment
+			r.release()
+		default:
+		}
+		result = failed(cancelled(b.ctx))
 		return
 	}
 
@@ -161,7 +255,7 @@ func (r *Runner) run(b *Build) {
 	b.Events.Append(Event{Type: EventStatus, Status: StatusRunning})
 	r.log.Info("build started", "build_id", b.ID, "files", len(b.Spec.Files), "target", b.Spec.Target)
 
-	ctx, cancel := context.WithTimeoutCause(r.ctx, r.cfg.Timeout,
+	ctx, cancel := context.WithTimeoutCause(b.ctx, r.cfg.Timeout,
 		fmt.Errorf("the build ran longer than the %s limit", r.cfg.Timeout))
 	defer cancel()
 	err := r.worker.Build(ctx, b.ID, b.Spec, func(e Event) { b.Events.Append(e) })
@@ -171,6 +265,8 @@ func (r *Runner) run(b *Build) {
 	}
 	var be *BuildError
 	switch {
+	case b.ctx.Err() != nil:
+		result = failed(cancelled(b.ctx))
 	case errors.As(err, &be):
 		result = failed(be)
 	case ctx.Err() != nil:
@@ -198,14 +294,23 @@ func (r *Runner) measure(b *Build) {
 	r.log.Debug("images measured", "build_id", b.ID, "duration_ms", time.Since(start).Milliseconds())
 }
 
+// cancelled describes a build that ended before its time: on request, or
+// because the server shut down.
+func cancelled(ctx context.Context) *BuildError {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrCancelled) {
+		return &BuildError{Kind: "cancelled", Message: cause.Error()}
+	}
+	return &BuildError{Kind: "worker", Message: cause.Error()}
+}
+
 func failed(be *BuildError) Result {
 	return Result{Status: StatusFailed, Error: be}
 }
 
-// remember stores b and forgets the oldest finished builds past the keep limit.
-func (r *Runner) remember(b *Build) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// rememberLocked stores b and forgets the oldest finished builds past the
+// keep limit.
+func (r *Runner) rememberLocked(b *Build) {
 	r.builds[b.ID] = b
 	r.order = append(r.order, b.ID)
 	for len(r.order) > r.cfg.Keep {

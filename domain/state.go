@@ -6,19 +6,21 @@ import "time"
 // answers with. It is rebuilt from the event log, so a replay and a live
 // build look the same.
 type BuildState struct {
-	ID         string       `json:"id"`
-	Status     Status       `json:"status"`
-	Dockerfile string       `json:"dockerfile"`
-	Target     string       `json:"target"`
-	CreatedAt  time.Time    `json:"createdAt"`
-	DurationMs int64        `json:"durationMs"`
-	Stages     []Stage      `json:"stages"`
-	Steps      []Step       `json:"steps"`
-	Warnings   []Warning    `json:"warnings"`
-	Progress   Progress     `json:"progress"`
-	Sizes      []StageSize  `json:"sizes"`
-	Image      *ImageReport `json:"image"`
-	Error      *BuildError  `json:"error"`
+	ID     string `json:"id"`
+	Status Status `json:"status"`
+	// QueuePosition is the build's place in the queue while it waits.
+	QueuePosition int          `json:"queuePosition,omitempty"`
+	Dockerfile    string       `json:"dockerfile"`
+	Target        string       `json:"target"`
+	CreatedAt     time.Time    `json:"createdAt"`
+	DurationMs    int64        `json:"durationMs"`
+	Stages        []Stage      `json:"stages"`
+	Steps         []Step       `json:"steps"`
+	Warnings      []Warning    `json:"warnings"`
+	Progress      Progress     `json:"progress"`
+	Sizes         []StageSize  `json:"sizes"`
+	Image         *ImageReport `json:"image"`
+	Error         *BuildError  `json:"error"`
 }
 
 // Apply folds one event into the state. Log chunks are left out: they stay in
@@ -26,7 +28,7 @@ type BuildState struct {
 func (s *BuildState) Apply(e Event) {
 	switch e.Type {
 	case EventStatus:
-		s.Status = e.Status
+		s.Status, s.QueuePosition = e.Status, e.Position
 	case EventStages:
 		s.Stages = append([]Stage(nil), e.Stages...)
 	case EventStepStarted, EventStepCompleted, EventStepCached, EventStepFailed:

@@ -60,6 +60,13 @@ func (s *Server) buildGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, b.State())
 }
 
+func (s *Server) buildCancel(c echo.Context) error {
+	if !s.Runner.Cancel(c.Param("id")) {
+		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"id": c.Param("id"), "status": "cancelling"})
+}
+
 // readSpec decodes either request form of POST /api/builds, reading no more
 // than the context limit allows.
 func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
@@ -100,7 +107,7 @@ func bodyError(err error) error {
 	if errors.As(err, &tooBig) {
 		return &domain.InputError{Message: fmt.Sprintf("the request is over %s", domain.FormatBytes(tooBig.Limit))}
 	}
-	return &domain.InputError{Message: "the request body is not valid JSON: " + err.Error()}
+	return &domain.InputError{Message: "the request body cannot be read as a build request: " + err.Error()}
 }
 
 // readTar reads a context archive: regular files only, each within the

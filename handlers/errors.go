@@ -25,7 +25,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &input):
 		status, msg = http.StatusBadRequest, input.Message
-	case errors.Is(err, domain.ErrShuttingDown):
+	case errors.Is(err, domain.ErrShuttingDown), errors.Is(err, domain.ErrQueueFull):
 		status, msg = http.StatusServiceUnavailable, err.Error()
 	case errors.As(err, &he):
 		status = he.Code

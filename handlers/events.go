@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,6 +26,11 @@ var upgrader = websocket.Upgrader{
 	// The stream is read-only and public by build id, as is GET
 	// /api/builds/{id}; any page may follow it.
 	CheckOrigin: func(*http.Request) bool { return true },
+	Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "websocket: " + reason.Error()})
+	},
 }
 
 // buildEvents streams a build's events over a WebSocket, starting after the

@@ -52,6 +52,7 @@ func New(deps Deps) (*echo.Echo, *Server) {
 	e.POST("/api/builds", s.buildCreate)
 	e.GET("/api/builds/:id", s.buildGet)
 	e.GET("/api/builds/:id/events", s.buildEvents)
+	e.DELETE("/api/builds/:id", s.buildCancel)
 
 	// Scenario runs: cold build, changes, rebuild, per variant.
 	e.POST("/api/runs", s.runCreate)

@@ -161,8 +161,6 @@ func (d *Daemon) supervise() {
 
 		d.mu.Lock()
 		stopping := d.stopping
-		d.state = "restarting after the worker exited"
-		d.ready = make(chan struct{})
 		d.mu.Unlock()
 		if stopping {
 			d.log.Info("worker stopped", "address", d.addr)
@@ -181,6 +179,7 @@ func (d *Daemon) supervise() {
 // runOnce starts buildkitd, waits for it to answer, and returns when it exits.
 func (d *Daemon) runOnce() error {
 	_ = os.Remove(strings.TrimPrefix(d.addr, "unix://"))
+	reap(d.cfg.Root, d.cfg.Runc, d.log)
 	logFile, err := os.OpenFile(filepath.Join(d.cfg.Root, "buildkitd.log"),
 		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -218,7 +217,12 @@ func (d *Daemon) runOnce() error {
 	go d.awaitReady(life, cmd.Process.Pid)
 
 	err = <-exited
+	d.mu.Lock()
+	d.state = "restarting after the worker exited"
+	d.ready = make(chan struct{})
+	d.mu.Unlock()
 	endLife(errWorkerStopped)
+	reap(d.cfg.Root, d.cfg.Runc, d.log)
 	if err == nil {
 		err = errors.New("buildkitd exited")
 	}
