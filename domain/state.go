@@ -59,7 +59,8 @@ func (s *BuildState) putStep(step Step) {
 }
 
 // applySize records a stage's measured size on the stage and on the steps
-// whose layers it weighed, matched by stage and line.
+// whose layers it weighed, matched by stage and line; the FROM step gets the
+// base's share.
 func (s *BuildState) applySize(size StageSize) {
 	s.Sizes = append(s.Sizes, size)
 	for i := range s.Stages {
@@ -70,7 +71,7 @@ func (s *BuildState) applySize(size StageSize) {
 		}
 	}
 	for _, row := range size.Rows {
-		if row.Base || row.Line == nil {
+		if row.Line == nil {
 			continue
 		}
 		for i := range s.Steps {

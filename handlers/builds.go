@@ -114,10 +114,17 @@ func bodyError(err error) error {
 // limits. Directories are implied by file paths; anything else is refused.
 func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	tr := tar.NewReader(r)
+	cr := &countingReader{r: r}
+	tr := tar.NewReader(cr)
+	var entryEnd int64
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// A whole archive ends with two zero blocks; Go's reader also
+			// stops quietly at an archive cut off between two entries.
+			if cr.n-entryEnd < 1024 && len(files) > 0 {
+				return nil, &domain.InputError{Message: "the context archive is cut short: it lacks the end-of-archive blocks"}
+			}
 			break
 		}
 		if err != nil {
@@ -146,11 +153,27 @@ func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 		if len(files) >= limits.MaxFiles {
 			return nil, &domain.InputError{Message: fmt.Sprintf("the context has more than %d files", limits.MaxFiles)}
 		}
+		if _, dup := files[name]; dup {
+			return nil, &domain.InputError{Message: fmt.Sprintf("file %q is in the context archive twice", name)}
+		}
 		data, err := io.ReadAll(tr)
 		if err != nil {
 			return nil, &domain.InputError{Message: fmt.Sprintf("file %q in the context archive is cut short: %v", name, err)}
 		}
 		files[name] = data
+		entryEnd = cr.n + (512-int64(len(data))%512)%512
 	}
 	return files, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

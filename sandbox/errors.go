@@ -18,6 +18,7 @@ var errWorkerStopped = errors.New("the BuildKit worker stopped during the build;
 
 var (
 	grpcPrefix    = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
+	checksumRef   = regexp.MustCompile(`failed to calculate checksum of ref [^ ]+: "([^"]+)": not found`)
 	missingSource = regexp.MustCompile(`failed to resolve source metadata for ([^\s:]+(?::[^\s:@]+)?(?:@\S+)?):`)
 )
 
@@ -26,6 +27,11 @@ func cleanError(msg string) string {
 	msg = grpcPrefix.ReplaceAllString(msg, "")
 	for _, p := range []string{"failed to solve: ", "failed to compute cache key: "} {
 		msg = strings.TrimPrefix(msg, p)
+	}
+	// BuildKit names a missing COPY source by its internal cache refs.
+	msg = checksumRef.ReplaceAllString(msg, `"$1" is not in the build context`)
+	if msg == "file with no instructions" {
+		msg = "the Dockerfile has no instructions, only blank lines or comments"
 	}
 	return msg
 }
@@ -40,8 +46,9 @@ func describeFailure(err error, tr *translator) error {
 
 	if m := missingSource.FindStringSubmatch(be.Message); m != nil {
 		be.Kind = "image"
-		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror and the registry "+
-			"could not be reached (add it with `layerlab images import`): %s", m[1], be.Message)
+		cause := be.Message[strings.LastIndex(be.Message, ": ")+2:]
+		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror, and pulling it "+
+			"from its registry failed (%s); add it with `layerlab images import`", m[1], cause)
 		return be
 	}
 	if step := tr.failedStep(be.Message); step != nil && !step.Internal {
