@@ -94,8 +94,9 @@ var groups = []Group{
 	{
 		ID:    "cache",
 		Title: "Keep the dependency install cached",
-		Intro: "Order COPY from what changes rarely to what changes often, " +
-			"so that a source edit does not download every package again.",
+		Intro: "Put what changes rarely above what changes often: the dependency list " +
+			"before the sources, an ARG just above the RUN that reads it, " +
+			"so that a small change does not redo the slow install.",
 	},
 	{
 		ID:    "runtime",
@@ -146,16 +147,34 @@ type Variant struct {
 }
 
 // Scenario is what to do after the first build to make the lesson show:
-// edit some files, then build again.
+// edit some files or build args, then build again. The lab makes the edits
+// in its editor; the compare page sends them as a run's changes.
 type Scenario struct {
 	Description string `json:"description"`
 	Edits       []Edit `json:"edits"`
 }
 
-// Edit replaces the content of one context file, or adds the file.
+// Edit is one change of a scenario. It either replaces the content of a
+// context file (adding the file if need be) or sets build args over the
+// variant's own; never both.
 type Edit struct {
-	Path    string `json:"path"`
-	Content string `json:"content"`
+	Path      string            `json:"path,omitempty"`
+	Content   string            `json:"content,omitempty"`
+	BuildArgs map[string]string `json:"buildArgs,omitempty"`
+}
+
+// Changes are the scenario's edits as the changes of a run.
+func (s *Scenario) Changes() []domain.Change {
+	changes := make([]domain.Change, 0, len(s.Edits))
+	for _, ed := range s.Edits {
+		if ed.BuildArgs != nil {
+			changes = append(changes, domain.Change{BuildArgs: maps.Clone(ed.BuildArgs)})
+			continue
+		}
+		content := ed.Content
+		changes = append(changes, domain.Change{Path: ed.Path, Content: &content})
+	}
+	return changes
 }
 
 // Spec is the variant as a build request.
@@ -298,8 +317,15 @@ func loadExample(fsys fs.FS, id string) (Example, error) {
 		if v.Network == "" {
 			v.Network, v.Needs = e.Network, e.Needs
 		}
-		if _, err := domain.DefaultLimits.Validate(v.Spec()); err != nil {
+		cold, err := domain.DefaultLimits.Validate(v.Spec())
+		if err != nil {
 			return Example{}, fmt.Errorf("variant %s: %w", v.Name, err)
+		}
+		if e.Scenario != nil {
+			changed := domain.ApplyChanges(cold, e.Scenario.Changes())
+			if _, err := domain.DefaultLimits.Validate(changed); err != nil {
+				return Example{}, fmt.Errorf("variant %s after the scenario: %w", v.Name, err)
+			}
 		}
 	}
 	return e, nil
@@ -336,9 +362,36 @@ func (e Example) check() error {
 		}
 	}
 	if e.Scenario != nil {
-		for _, ed := range e.Scenario.Edits {
+		if err := e.Scenario.check(); err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		}
+	}
+	return nil
+}
+
+// argName is what a build arg may be called: what an ARG instruction
+// declares.
+var argName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (s *Scenario) check() error {
+	if len(s.Edits) == 0 {
+		return errors.New("no edits")
+	}
+	for i, ed := range s.Edits {
+		switch {
+		case ed.BuildArgs != nil && (ed.Path != "" || ed.Content != ""):
+			return fmt.Errorf("edit %d sets both a file and build args; make them two edits", i+1)
+		case ed.BuildArgs != nil && len(ed.BuildArgs) == 0:
+			return fmt.Errorf("edit %d sets no build args", i+1)
+		case ed.BuildArgs != nil:
+			for name := range ed.BuildArgs {
+				if !argName.MatchString(name) {
+					return fmt.Errorf("edit %d: %q is not a build arg name", i+1, name)
+				}
+			}
+		default:
 			if _, err := domain.CleanPath(ed.Path); err != nil {
-				return fmt.Errorf("scenario: %w", err)
+				return fmt.Errorf("edit %d: %w", i+1, err)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func TestBuiltin(t *testing.T) {
 	for _, e := range c.All() {
 		ids = append(ids, e.ID)
 	}
-	want := "multi-stage,nextjs,fastapi,go-service,copy-order,copy-order-npm,healthcheck"
+	want := "multi-stage,nextjs,fastapi,go-service,copy-order,copy-order-npm,healthcheck,build-arg"
 	if got := strings.Join(ids, ","); got != want {
 		t.Errorf("examples %s, want %s", got, want)
 	}
@@ -147,7 +147,7 @@ func TestGroups(t *testing.T) {
 	}
 	want := []string{
 		"multi-stage: multi-stage nextjs fastapi go-service",
-		"cache: copy-order copy-order-npm",
+		"cache: copy-order copy-order-npm build-arg",
 		"runtime: healthcheck",
 	}
 	if !slices.Equal(got, want) {
@@ -209,22 +209,30 @@ func TestLockfilesMatchPackages(t *testing.T) {
 	}
 }
 
-func TestScenarioEditsExistingFiles(t *testing.T) {
+// TestScenarioEditsChangeSomething checks that every edit of a scenario
+// changes every variant: a file it rewrites exists and gets new content, a
+// build arg gets a new value.
+func TestScenarioEditsChangeSomething(t *testing.T) {
 	c, err := examples.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := 0
+	var with []string
 	for _, e := range c.All() {
 		if e.Scenario == nil {
 			continue
 		}
-		with++
-		if len(e.Scenario.Edits) == 0 {
-			t.Errorf("%s: a scenario without edits", e.ID)
-		}
+		with = append(with, e.ID)
 		for _, v := range e.Variants {
 			for _, ed := range e.Scenario.Edits {
+				for name, value := range ed.BuildArgs {
+					if v.BuildArgs[name] == value {
+						t.Errorf("%s/%s: build arg %s is %q already", e.ID, v.Name, name, value)
+					}
+				}
+				if ed.BuildArgs != nil {
+					continue
+				}
 				before, ok := v.Files[ed.Path]
 				if !ok || before == ed.Content {
 					t.Errorf("%s/%s: the edit of %s changes nothing", e.ID, v.Name, ed.Path)
@@ -232,8 +240,34 @@ func TestScenarioEditsExistingFiles(t *testing.T) {
 			}
 		}
 	}
-	if with < 3 {
-		t.Errorf("%d examples have a scenario; copy-order, copy-order-npm and nextjs should", with)
+	want := []string{"multi-stage", "nextjs", "copy-order", "copy-order-npm", "build-arg"}
+	if !slices.Equal(with, want) {
+		t.Errorf("examples with a scenario %q, want %q", with, want)
+	}
+}
+
+func TestScenarioChanges(t *testing.T) {
+	c, err := examples.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		example string
+		want    string // the changes, as JSON
+	}{
+		{"build-arg", `[{"buildArgs":{"RELEASE":"2"}}]`},
+		{"copy-order", `[{"path":"app/main.sh","content":"# main.sh: prints the version and ` +
+			`the installed dependencies.\necho \"tally v2\"\ncat /app/vendor/installed.lock\n"}]`},
+	}
+	for _, tt := range tests {
+		e, _ := c.Get(tt.example)
+		got, err := json.Marshal(e.Scenario.Changes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("%s: changes %s, want %s", tt.example, got, tt.want)
+		}
 	}
 }
 
@@ -283,6 +317,33 @@ func TestLoadRefuses(t *testing.T) {
 			"ex/example.json": {Data: []byte(strings.Replace(good, `"title": "One"`,
 				`"title": "One", "network": "internet"`, 1))},
 		}, "variant one: network is internet; say what it needs"},
+		{"scenario without edits", fstest.MapFS{
+			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
+				`"scenario": {"description": "d", "edits": []}, "variants"`, 1))},
+			"ex/variants/one/Dockerfile": dockerfile,
+		}, "scenario: no edits"},
+		{"file and build args in one edit", fstest.MapFS{
+			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
+				`"scenario": {"edits": [{"path": "a", "content": "x", "buildArgs": {"A": "1"}}]},
+				"variants"`, 1))},
+			"ex/variants/one/Dockerfile": dockerfile,
+		}, "edit 1 sets both a file and build args"},
+		{"bad build arg name", fstest.MapFS{
+			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
+				`"scenario": {"edits": [{"buildArgs": {"RE LEASE": "2"}}]}, "variants"`, 1))},
+			"ex/variants/one/Dockerfile": dockerfile,
+		}, `edit 1: "RE LEASE" is not a build arg name`},
+		{"no build args", fstest.MapFS{
+			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
+				`"scenario": {"edits": [{"buildArgs": {}}]}, "variants"`, 1))},
+			"ex/variants/one/Dockerfile": dockerfile,
+		}, "edit 1 sets no build args"},
+		{"scenario over the limits", fstest.MapFS{
+			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
+				`"scenario": {"edits": [{"path": "big", "content": "`+
+					strings.Repeat("x", 1<<20+1)+`"}]}, "variants"`, 1))},
+			"ex/variants/one/Dockerfile": dockerfile,
+		}, "variant one after the scenario"},
 		{"bad scenario path", fstest.MapFS{
 			"ex/example.json": {Data: []byte(strings.Replace(good, `"variants"`,
 				`"scenario": {"edits": [{"path": "../x", "content": ""}]}, "variants"`, 1))},

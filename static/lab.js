@@ -398,16 +398,39 @@
 		}
 	});
 
+	// setArg gives a build arg a value, in its row or in a new one.
+	function setArg(name, value) {
+		let row = Array.from(els.buildArgs.querySelectorAll('[data-testid="arg-row"]'))
+			.find((r) => byTestId('arg-name', r).value.trim() === name);
+		if (!row) {
+			row = fromTemplate('tpl-arg-row');
+			byTestId('arg-name', row).value = name;
+			els.buildArgs.append(row);
+		}
+		byTestId('arg-value', row).value = value;
+	}
+
+	// The scenario's edits rewrite files or set build args.
 	if (els.scenarioApply && initial.scenario) {
 		els.scenarioApply.addEventListener('click', () => {
-			const edits = initial.scenario.edits;
-			for (const edit of edits) {
-				files.set(edit.path, edit.content);
+			const changed = [];
+			let firstFile = '';
+			for (const edit of initial.scenario.edits) {
+				if (edit.buildArgs) {
+					for (const [name, value] of Object.entries(edit.buildArgs)) {
+						setArg(name, value);
+						changed.push(`build arg ${name} to ${value}`);
+					}
+					continue;
+				}
+				files.set(edit.path, edit.content ?? '');
+				firstFile = firstFile || edit.path;
+				changed.push(edit.path);
 			}
 			renderFiles();
-			openFile(edits.length > 0 ? edits[0].path : openPath);
-			const names = edits.map((e) => e.path).join(', ');
-			els.scenarioDone.textContent = `Changed ${names}. Build again and compare the steps.`;
+			openFile(firstFile || openPath);
+			els.scenarioDone.textContent =
+				`Changed ${changed.join(', ')}. Build again and compare the steps.`;
 			els.scenarioDone.hidden = false;
 		});
 	}

@@ -420,6 +420,30 @@ func TestLabAppliesScenario(t *testing.T) {
 	b.CheckNoErrors(t)
 }
 
+// TestLabAppliesBuildArgScenario presses "make the change" of an example
+// whose scenario sets a build arg: the arg's row takes the new value.
+func TestLabAppliesBuildArgScenario(t *testing.T) {
+	w := &scriptedWorker{script: successScript}
+	_, b := startLab(t, w, "?example=build-arg")
+	b.Do(t, 10*time.Second, chromedp.Click(browser.ByTestID("scenario-apply")))
+	check(t, b, map[string]string{
+		count(tid("arg-row")):           "1",
+		prop(tid("arg-name"), "value"):  "RELEASE",
+		prop(tid("arg-value"), "value"): "2",
+		text(tid("editor-path")):        "Dockerfile",
+		text(tid("scenario-done")): "Changed build arg RELEASE to 2. " +
+			"Build again and compare the steps.",
+	})
+	if got := b.Build(t, 10*time.Second); got != "succeeded" {
+		t.Fatalf("build %s", got)
+	}
+	if spec := w.lastSpec(t); spec.BuildArgs["RELEASE"] != "2" || len(spec.Files) != 2 {
+		t.Errorf("built args %v with %d files, want RELEASE=2 and the 2 files",
+			spec.BuildArgs, len(spec.Files))
+	}
+	b.CheckNoErrors(t)
+}
+
 // TestLabDeletesEveryFile leaves the context empty: the editor has nothing
 // to edit, and typing cannot create a file without a name.
 func TestLabDeletesEveryFile(t *testing.T) {

@@ -76,15 +76,17 @@ func TestHome(t *testing.T) {
 		}},
 		{"cards", attrs(doc.Find(byTestID("example-card")), "data-example"), []string{
 			"multi-stage", "nextjs", "fastapi", "go-service",
-			"copy-order", "copy-order-npm", "healthcheck",
+			"copy-order", "copy-order-npm", "build-arg", "healthcheck",
 		}},
 		{"cards of a lesson", attrs(doc.Find(`[data-group="cache"] `+byTestID("example-card")),
-			"data-example"), []string{"copy-order", "copy-order-npm"}},
+			"data-example"), []string{"copy-order", "copy-order-npm", "build-arg"}},
 		{"titles", texts(doc.Find(`[data-group="cache"] ` + byTestID("example-title"))),
-			[]string{"COPY order and the cache", "COPY order with npm ci"}},
+			[]string{"COPY order and the cache", "COPY order with npm ci",
+				"Where to declare a build arg"}},
 		{"network badges", texts(doc.Find(byTestID("example-card") + ` .card-head ` +
 			byTestID("example-network"))), []string{
-			"offline", "internet", "internet", "offline", "offline", "internet", "internet",
+			"offline", "internet", "internet", "offline", "offline", "internet", "offline",
+			"internet",
 		}},
 		{"what a card needs", attrs(doc.Find(`[data-example="nextjs"] .card-head `+
 			byTestID("example-network")), "title"), []string{"Needs the npm registry"}},
@@ -98,7 +100,8 @@ func TestHome(t *testing.T) {
 			"Needs base images from Docker Hub that the mirror does not hold and PyPI",
 		}},
 		{"open links", attrs(doc.Find(`[data-group="cache"] `+byTestID("example-open")), "href"),
-			[]string{"/lab?example=copy-order", "/lab?example=copy-order-npm"}},
+			[]string{"/lab?example=copy-order", "/lab?example=copy-order-npm",
+				"/lab?example=build-arg"}},
 		{"variant links", attrs(doc.Find(`[data-example="multi-stage"] `+
 			byTestID("variant-link")), "href"), []string{
 			"/lab?example=multi-stage&variant=single-stage",

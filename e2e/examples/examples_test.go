@@ -80,6 +80,8 @@ var expectations = map[string]expect{
 	"copy-order-npm/deps-first":     {log: "added ", user: "node"},
 	"healthcheck/curl":              {fail: "curl: not found"},
 	"healthcheck/python":            {log: "healthy", user: "api", health: true},
+	"build-arg/arg-first":           {},
+	"build-arg/arg-late":            {},
 }
 
 // pairs are the examples whose first variant is the single-stage build and
