@@ -2,7 +2,8 @@
 // posts it to POST /api/builds and follows the build's WebSocket stream,
 // changing the page in place as each event arrives. The server renders the
 // markup; new rows come from the <template> elements of the page, so this
-// file never writes HTML. No framework and no build step.
+// file never writes HTML. kit.js, loaded first, brings the helpers it shares
+// with the compare page. No framework and no build step.
 (function () {
 	'use strict';
 
@@ -11,16 +12,9 @@
 		return;
 	}
 	const initial = JSON.parse(dataEl.textContent);
-
-	// A dropped socket is retried with growing pauses; after this many
-	// failures in a row the page gives up and says so.
-	const RETRY_FIRST_MS = 300;
-	const RETRY_MAX_MS = 5000;
-	const RETRY_LIMIT = 8;
-
-	const byTestId = (id, root) => (root || document).querySelector(`[data-testid="${id}"]`);
-	const fromTemplate = (id) =>
-		document.getElementById(id).content.firstElementChild.cloneNode(true);
+	const {
+		byTestId, fromTemplate, formatMs, formatLines, formatBytes, showBytes, clearBytes, follow,
+	} = window.layerlabKit;
 
 	const els = {};
 	[
@@ -513,24 +507,6 @@
 		els.buildProgressText.textContent = p.total > 0 ? `${p.done} / ${p.total} steps` : '';
 	}
 
-	function formatMs(ms) {
-		if (ms < 1000) {
-			return `${Math.round(ms)} ms`;
-		}
-		if (ms < 60000) {
-			return `${(ms / 1000).toFixed(1)} s`;
-		}
-		const s = Math.round(ms / 1000);
-		return `${Math.floor(s / 60)} min ${s % 60} s`;
-	}
-
-	function formatLines(range) {
-		if (range.start === range.end) {
-			return `line ${range.start}`;
-		}
-		return `lines ${range.start}–${range.end}`;
-	}
-
 	// tick moves the clocks of the build and of its running steps.
 	function tick() {
 		const now = performance.now();
@@ -701,49 +677,6 @@
 	}
 
 	// ---- Sizes ---------------------------------------------------------------
-
-	// formatBytes writes a byte count as the server's messages do (1.5 MiB,
-	// 512 B): binary units, one decimal rounded half to even, no trailing .0.
-	// The arithmetic is exact: sizes stay far below 2^53 / 10.
-	function formatBytes(n) {
-		if (n < 1024) {
-			return `${n} B`;
-		}
-		let div = 1024;
-		let exp = 0;
-		for (let m = Math.floor(n / 1024); m >= 1024; m = Math.floor(m / 1024)) {
-			div *= 1024;
-			exp++;
-		}
-		let tenths = Math.floor((n * 10) / div);
-		const rest = n * 10 - tenths * div;
-		if (rest * 2 > div || (rest * 2 === div && tenths % 2 === 1)) {
-			tenths++;
-		}
-		const whole = Math.floor(tenths / 10);
-		const text = tenths % 10 === 0 ? String(whole) : `${whole}.${tenths % 10}`;
-		return `${text} ${'KMGTPE'[exp]}iB`;
-	}
-
-	function exactBytes(n) {
-		return `${n.toLocaleString('en-US')} bytes`;
-	}
-
-	// showBytes writes a size into el, the exact count in its title and in
-	// data-bytes; with compressed, the title gives that figure too.
-	function showBytes(el, n, compressed) {
-		el.textContent = formatBytes(n);
-		el.dataset.bytes = String(n);
-		el.title = compressed === undefined ? exactBytes(n) :
-			`${exactBytes(n)} uncompressed\n` +
-			`${formatBytes(compressed)} compressed (${exactBytes(compressed)})`;
-	}
-
-	function clearBytes(el) {
-		el.textContent = '';
-		el.removeAttribute('title');
-		delete el.dataset.bytes;
-	}
 
 	// formatPercent rounds down, so that only a perfect score reads 100%.
 	function formatPercent(p) {
@@ -1107,87 +1040,29 @@
 
 	// ---- Talking to the server ---------------------------------------------
 
-	// stats counts what the page received, for the browser tests: events
-	// applied, and repeats that the seq check dropped.
-	const stats = { events: 0, repeats: 0, connects: 0 };
-	let stream = null;
+	let stream = null; // the current build's event stream
+	let buildId = '';
 
-	// follow reads a build's events from its WebSocket. When the socket drops
-	// before the server closed it normally, which it does once the stream has
-	// ended, it connects again asking only for the events after the last one
-	// it applied, so none is shown twice and none is missed.
-	function follow(id, path) {
-		const s = {
-			id,
-			path,
-			lastSeq: 0,
-			socket: null,
-			result: false, // the result arrived; sizes may follow
-			done: false, // no more events will come: the stream ended, or the page gave up
-			stopped: false, // a newer build took over
-			failures: 0, // connections lost in a row
-			timer: 0,
-		};
-		s.stop = () => {
-			s.stopped = true;
-			clearTimeout(s.timer);
-			if (s.socket) {
-				s.socket.close(1000);
-			}
-		};
-		connect(s);
-		return s;
-	}
-
-	function connect(s) {
-		const url = new URL(s.path, window.location.href);
-		url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-		if (s.lastSeq > 0) {
-			url.searchParams.set('after', String(s.lastSeq));
-		}
-		const ws = new WebSocket(url);
-		s.socket = ws;
-		stats.connects++;
-		ws.addEventListener('open', () => {
-			s.failures = 0;
-			els.connection.hidden = true;
-		});
-		ws.addEventListener('message', (m) => {
-			if (s.stopped) {
-				return;
-			}
-			const ev = JSON.parse(m.data);
-			if (ev.seq <= s.lastSeq) {
-				stats.repeats++;
-				return;
-			}
-			s.lastSeq = ev.seq;
-			stats.events++;
-			apply(ev);
-			if (ev.type === 'result') {
-				s.result = true;
-			}
-		});
-		ws.addEventListener('close', (ev) => {
-			if (s.stopped || s.socket !== ws) {
-				return;
-			}
-			if (ev.code === 1000 && s.result) {
-				s.done = true;
-				streamEnded();
-				return;
-			}
-			s.failures++;
-			if (s.failures > RETRY_LIMIT && s.result) {
-				// The build has ended as shown; only its sizes are lost.
-				s.done = true;
+	// followBuild applies a build's events as they come, through dropped
+	// connections.
+	function followBuild(path) {
+		return follow(path, {
+			event: apply,
+			ended: streamEnded,
+			connected: () => {
 				els.connection.hidden = true;
-				streamEnded();
-				return;
-			}
-			if (s.failures > RETRY_LIMIT) {
-				s.done = true;
+			},
+			retrying: () => {
+				els.connection.textContent = 'The connection dropped; reconnecting…';
+				els.connection.hidden = false;
+			},
+			gaveUp: (result) => {
 				els.connection.hidden = true;
+				if (result) {
+					// The build has ended as shown; only its sizes are lost.
+					streamEnded();
+					return;
+				}
 				clearInterval(view.ticker);
 				setStatus('failed');
 				showFailure({
@@ -1195,12 +1070,7 @@
 					message: 'The server stopped answering. Press Build to try again.',
 				});
 				els.buildButton.disabled = false;
-				return;
-			}
-			const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (s.failures - 1));
-			els.connection.textContent = 'The connection dropped; reconnecting…';
-			els.connection.hidden = false;
-			s.timer = setTimeout(() => connect(s), delay);
+			},
 		});
 	}
 
@@ -1208,6 +1078,7 @@
 		if (stream) {
 			stream.stop();
 			stream = null;
+			buildId = '';
 		}
 		resetOutput();
 		setStatus('sending');
@@ -1238,7 +1109,8 @@
 			els.buildButton.disabled = false;
 			return;
 		}
-		stream = follow(answer.id, answer.events);
+		buildId = answer.id;
+		stream = followBuild(answer.events);
 		// On a narrow screen the output sits below the lesson; bring it up.
 		if (els.buildOutput.getBoundingClientRect().top > window.innerHeight) {
 			els.buildOutput.scrollIntoView({ block: 'start' });
@@ -1253,14 +1125,16 @@
 	// The browser tests read the counters and drop the socket on purpose.
 	window.layerlab = {
 		stats: () => ({
-			...stats,
-			buildId: stream ? stream.id : '',
+			events: stream ? stream.events : 0,
+			repeats: stream ? stream.repeats : 0,
+			connects: stream ? stream.connects : 0,
+			buildId,
 			lastSeq: stream ? stream.lastSeq : 0,
 			ended: stream ? stream.done : false,
 		}),
 		dropConnection: () => {
-			if (stream && stream.socket) {
-				stream.socket.close(4000, 'dropped on purpose');
+			if (stream) {
+				stream.drop();
 			}
 		},
 	};
