@@ -53,9 +53,11 @@ const (
 // pressing Build whether their network has it.
 type Need string
 
-// What builds may need. Debian's archive and the npm registry are what RUN
-// steps reach on layerlab's own machines; the others are out of reach there,
-// and builds that need them are the online originals of an offline example.
+// What builds may need. RUN steps reach Debian's archive and the npm
+// registry on layerlab's own machines (npm once it trusts the CA that their
+// network signs TLS with; see e2e/examples). Docker Hub and PyPI are out of
+// reach there: the variants that need them are the usual online ways, kept
+// beside an example's own for people who have the internet.
 const (
 	NeedDebian    Need = "debian"
 	NeedNPM       Need = "npm"
