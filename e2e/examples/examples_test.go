@@ -216,8 +216,15 @@ func TestRebuildAfterEdit(t *testing.T) {
 
 			edited := v
 			edited.Files = maps.Clone(v.Files)
+			edited.BuildArgs = maps.Clone(v.BuildArgs)
 			for _, ed := range e.Scenario.Edits {
-				edited.Files[ed.Path] = ed.Content
+				if ed.Path != "" {
+					edited.Files[ed.Path] = ed.Content
+				}
+				if len(ed.BuildArgs) > 0 && edited.BuildArgs == nil {
+					edited.BuildArgs = map[string]string{}
+				}
+				maps.Copy(edited.BuildArgs, ed.BuildArgs)
 			}
 			second := c.Build(t, request(t, edited))
 			if second.State.Status != domain.StatusSucceeded {
