@@ -32,29 +32,48 @@ func (s *Server) homePage(c echo.Context) error {
 // example's first variant when none is named, the starter example when no
 // example is.
 func (s *Server) labPage(c echo.Context) error {
-	catalog, err := examples.Builtin()
-	if err != nil {
-		return fmt.Errorf("load examples: %w", err)
-	}
-
-	ex := catalog.Starter()
-	if id := c.QueryParam("example"); id != "" {
-		var ok bool
-		if ex, ok = catalog.Get(id); !ok {
-			msg := fmt.Sprintf("There is no example %q.", id)
-			return render(c, http.StatusNotFound, web.NotFound(msg))
-		}
+	ex, ok, err := exampleOf(c)
+	if err != nil || !ok {
+		return err
 	}
 
 	v := ex.Variants[0]
 	if name := c.QueryParam("variant"); name != "" {
-		var ok bool
 		if v, ok = ex.Variant(name); !ok {
 			msg := fmt.Sprintf("The example %q has no variant %q.", ex.ID, name)
 			return render(c, http.StatusNotFound, web.NotFound(msg))
 		}
 	}
 	return render(c, http.StatusOK, web.Lab(web.LabProps{Example: ex, Variant: v}))
+}
+
+// comparePage puts the variants of an example side by side, ready to run
+// its scenario: ?example=ID, the starter example when none is named.
+func (s *Server) comparePage(c echo.Context) error {
+	ex, ok, err := exampleOf(c)
+	if err != nil || !ok {
+		return err
+	}
+	return render(c, http.StatusOK, web.Compare(web.CompareProps{Example: ex}))
+}
+
+// exampleOf finds the example that ?example names, or the starter when it
+// names none. For a name that is no example it answers the request with
+// the not-found page and returns false.
+func exampleOf(c echo.Context) (examples.Example, bool, error) {
+	catalog, err := examples.Builtin()
+	if err != nil {
+		return examples.Example{}, false, fmt.Errorf("load examples: %w", err)
+	}
+	id := c.QueryParam("example")
+	if id == "" {
+		return catalog.Starter(), true, nil
+	}
+	if ex, ok := catalog.Get(id); ok {
+		return ex, true, nil
+	}
+	msg := fmt.Sprintf("There is no example %q.", id)
+	return examples.Example{}, false, render(c, http.StatusNotFound, web.NotFound(msg))
 }
 
 // render writes a whole page or, when rendering fails, nothing: the page goes

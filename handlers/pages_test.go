@@ -55,6 +55,11 @@ func TestPages(t *testing.T) {
 			"not-found-message", `There is no example "nope".`},
 		{"unknown variant", "/lab?example=copy-order&variant=nope", http.StatusNotFound,
 			"not-found-message", `The example "copy-order" has no variant "nope".`},
+		{"compare starter", "/compare", http.StatusOK, "compare-title", "One stage or two"},
+		{"compare example", "/compare?example=build-arg", http.StatusOK,
+			"compare-title", "Where to declare a build arg"},
+		{"compare unknown example", "/compare?example=nope", http.StatusNotFound,
+			"not-found-message", `There is no example "nope".`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

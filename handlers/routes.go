@@ -46,6 +46,7 @@ func New(deps Deps) (*echo.Echo, *Server) {
 	// Pages.
 	e.GET("/", s.homePage)
 	e.GET("/lab", s.labPage)
+	e.GET("/compare", s.comparePage)
 	registerStatic(e)
 
 	// Builds.

@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-//go:embed app.css kit.js lab.js icons
+//go:embed app.css kit.js lab.js compare.js icons
 var embedded embed.FS
 
 // Prefix is the URL path the assets are served under.

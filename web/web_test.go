@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +108,9 @@ func TestHome(t *testing.T) {
 			"/lab?example=multi-stage&variant=single-stage",
 			"/lab?example=multi-stage&variant=multi-stage",
 		}},
+		{"compare links", attrs(doc.Find(`[data-group="cache"] `+byTestID("example-compare")),
+			"href"), []string{"/compare?example=copy-order", "/compare?example=copy-order-npm",
+			"/compare?example=build-arg"}},
 		{"current page", attrs(doc.Find(`nav a[aria-current="page"]`), "href"), []string{"/"}},
 	}
 	for _, tt := range tests {
@@ -181,6 +185,15 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 	if got, want := doc.Find(byTestID("scenario")).Length() == 1, ex.Scenario != nil; got != want {
 		t.Errorf("scenario shown %v, want %v", got, want)
 	}
+	compare := "/compare?example=" + ex.ID
+	if got := one("compare-link").AttrOr("href", ""); got != compare {
+		t.Errorf("compare link %q, want %q", got, compare)
+	}
+	if ex.Scenario != nil {
+		if got := one("scenario-run").AttrOr("href", ""); got != compare {
+			t.Errorf("scenario's run link %q, want %q", got, compare)
+		}
+	}
 	one("build-button")
 	if got := one("build-status").AttrOr("data-status", ""); got != "idle" {
 		t.Errorf("status %q before any build, want idle", got)
@@ -213,6 +226,129 @@ func checkLab(t *testing.T, doc *goquery.Document, ex examples.Example, v exampl
 	if data.Example != ex.ID || data.Variant != v.Name || data.Dockerfile != v.Dockerfile ||
 		!maps.Equal(data.Files, v.Files) {
 		t.Errorf("lab data %+v does not match the variant", data)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	c := catalog(t)
+	for _, ex := range c.All() {
+		t.Run(ex.ID, func(t *testing.T) {
+			_, doc := render(t, web.Compare(web.CompareProps{Example: ex}))
+			checkCompare(t, doc, ex)
+		})
+	}
+}
+
+func checkCompare(t *testing.T, doc *goquery.Document, ex examples.Example) {
+	t.Helper()
+	if got := doc.Find(byTestID("compare-title")).Text(); got != ex.Title {
+		t.Errorf("title %q, want %q", got, ex.Title)
+	}
+	if got := doc.Find(`nav a[aria-current="page"]`).AttrOr("href", ""); got != "/compare" {
+		t.Errorf("current page %q, want /compare", got)
+	}
+
+	// A column per variant, its Dockerfile in an editor. The variants that
+	// need more than the example as a whole start unticked.
+	setups := doc.Find(byTestID("variant-setup"))
+	if setups.Length() != len(ex.Variants) {
+		t.Fatalf("%d variant columns, want %d", setups.Length(), len(ex.Variants))
+	}
+	setups.Each(func(i int, s *goquery.Selection) {
+		v := ex.Variants[i]
+		_, ticked := s.Find(byTestID("variant-include")).Attr("checked")
+		wantTicked := v.Network == ex.Network && slices.Equal(v.Needs, ex.Needs)
+		switch {
+		case s.AttrOr("data-variant", "") != v.Name:
+			t.Errorf("column %d is %q, want %s", i, s.AttrOr("data-variant", ""), v.Name)
+		case s.Find(byTestID("variant-dockerfile")).Text() != v.Files[v.Dockerfile]:
+			t.Errorf("%s: the editor does not hold the Dockerfile", v.Name)
+		case ticked != wantTicked:
+			t.Errorf("%s: ticked %v, want %v", v.Name, ticked, wantTicked)
+		}
+	})
+	if got := doc.Find(byTestID("run-variant")).Length(); got != len(ex.Variants) {
+		t.Errorf("%d run columns, want %d", got, len(ex.Variants))
+	}
+
+	// The scenario's edits are the changes, ready to edit.
+	var changes []string
+	doc.Find(byTestID("change-list")+" "+byTestID("change")).Each(func(_ int, li *goquery.Selection) {
+		field := func(id string) string { return li.Find(byTestID(id)).AttrOr("value", "") }
+		switch kind := li.AttrOr("data-kind", ""); kind {
+		case "file":
+			changes = append(changes, "file "+field("change-path")+": "+
+				li.Find(byTestID("change-content")).Text())
+		case "arg":
+			changes = append(changes, "arg "+field("change-arg-name")+"="+field("change-arg-value"))
+		default:
+			changes = append(changes, kind)
+		}
+	})
+	var want []string
+	if ex.Scenario != nil {
+		for _, ed := range ex.Scenario.Edits {
+			if ed.BuildArgs == nil {
+				want = append(want, "file "+ed.Path+": "+ed.Content)
+			}
+			for _, name := range slices.Sorted(maps.Keys(ed.BuildArgs)) {
+				want = append(want, "arg "+name+"="+ed.BuildArgs[name])
+			}
+		}
+	}
+	if !slices.Equal(changes, want) {
+		t.Errorf("changes %q, want %q", changes, want)
+	}
+	_, emptyHidden := doc.Find(byTestID("changes-empty")).Attr("hidden")
+	if emptyHidden != (len(want) > 0) {
+		t.Errorf("the note on no changes is hidden: %v, with %d changes", emptyHidden, len(want))
+	}
+
+	templates := []string{"tpl-change-file", "tpl-change-delete", "tpl-change-arg",
+		"tpl-change-target", "tpl-run-step", "tpl-warning", "tpl-code-line", "tpl-summary-head",
+		"tpl-summary-cell", "tpl-bar-group", "tpl-bar", "tpl-rows-head", "tpl-row", "tpl-cell"}
+	for _, id := range templates {
+		if doc.Find("template#"+id).Length() != 1 {
+			t.Errorf("no <template id=%q> for the script", id)
+		}
+	}
+	for _, id := range []string{"run", "results", "run-variants", "rows-panel"} {
+		if _, hidden := doc.Find(byTestID(id)).Attr("hidden"); !hidden {
+			t.Errorf("%s shows before any run", id)
+		}
+	}
+	scripts := attrs(doc.Find("script[src]"), "src")
+	if len(scripts) != 2 || !strings.Contains(scripts[0], "/kit.") ||
+		!strings.Contains(scripts[1], "/compare.") {
+		t.Errorf("scripts %q, want kit.js then compare.js", scripts)
+	}
+	for _, src := range scripts {
+		if !hashedAsset.MatchString(src) {
+			t.Errorf("script src %q is not a hashed asset", src)
+		}
+	}
+
+	var data struct {
+		Example  string `json:"example"`
+		Variants []struct {
+			Name       string            `json:"name"`
+			Files      map[string]string `json:"files"`
+			Dockerfile string            `json:"dockerfile"`
+			BuildArgs  map[string]string `json:"buildArgs"`
+		} `json:"variants"`
+	}
+	if err := json.Unmarshal([]byte(doc.Find("script#compare-data").Text()), &data); err != nil {
+		t.Fatalf("compare data: %v", err)
+	}
+	if data.Example != ex.ID || len(data.Variants) != len(ex.Variants) {
+		t.Fatalf("compare data for %q with %d variants", data.Example, len(data.Variants))
+	}
+	for i, v := range ex.Variants {
+		d := data.Variants[i]
+		if d.Name != v.Name || d.Dockerfile != v.Dockerfile || !maps.Equal(d.Files, v.Files) ||
+			len(d.BuildArgs) != len(v.BuildArgs) {
+			t.Errorf("compare data of %s does not match the variant", v.Name)
+		}
 	}
 }
 
