@@ -264,6 +264,7 @@
 				card,
 				section: card.querySelector(`[data-testid="phase"][data-phase="${ref.phase}"]`),
 				steps: new Map(), // step id -> <li>
+				progress: null, // the worker's last count of the steps
 				result: null,
 			};
 			run.phases.set(key, ph);
@@ -299,6 +300,10 @@
 					phaseProgress(ph);
 				}
 				break;
+			case 'progress':
+				ph.progress = ev.progress;
+				phaseProgress(ph);
+				break;
 			case 'warning':
 				addWarning(ph, ev.warning);
 				break;
@@ -309,14 +314,18 @@
 		showCurrent(ph);
 	}
 
+	// phaseProgress says how far a build is: the worker's count of the steps
+	// it planned once it has sent one, else the steps seen so far.
 	function phaseProgress(ph) {
 		if (ph.result) {
 			return;
 		}
 		const steps = Array.from(ph.steps.values());
-		const finished = steps.filter((li) => li.dataset.state !== 'running').length;
-		byTestId('phase-summary', ph.section).textContent =
-			`${finished} of ${steps.length} steps so far`;
+		const { done, total } = ph.progress || {
+			done: steps.filter((li) => li.dataset.state !== 'running').length,
+			total: steps.length,
+		};
+		byTestId('phase-summary', ph.section).textContent = `${done} of ${total} steps done`;
 	}
 
 	// putStep shows a step as it is now, in Dockerfile order.
@@ -333,7 +342,10 @@
 	}
 
 	function fillStep(li, step, phase) {
-		li.dataset.state = step.state;
+		// On a rebuild, a FROM whose base did not change counts as cached,
+		// though the worker reports it run: it only looked the image up.
+		const state = step.state === 'done' && step.cached ? 'cached' : step.state;
+		li.dataset.state = state;
 		li.dataset.cached = String(step.cached);
 		byTestId('run-step-instruction', li).textContent = step.instruction;
 		const outcome = byTestId('run-step-outcome', li);
@@ -342,9 +354,9 @@
 			cached: 'cached',
 			done: phase === 'rebuild' ? 'ran again' : 'ran',
 			failed: 'failed',
-		}[step.state] || '';
+		}[state] || '';
 		byTestId('run-step-duration', li).textContent =
-			step.state === 'done' || step.state === 'failed' ? formatMs(step.durationMs) : '';
+			state === 'done' || state === 'failed' ? formatMs(step.durationMs) : '';
 		const error = byTestId('run-step-error', li);
 		error.textContent = step.error || '';
 		error.hidden = !step.error;
@@ -503,11 +515,14 @@
 
 	// Each row of the table: how to write a column's figure and its
 	// difference from the first column, whether less is better, and below
-	// what difference two figures count as the same. Two builds of the same
-	// steps differ by some tens of milliseconds.
+	// what difference two figures count as the same: two builds of the same
+	// steps differ by some tens of milliseconds, two images of the same files
+	// by some bytes of metadata.
 	const METRICS = {
-		size: { value: (c) => c.sizeBytes, text: formatBytes, less: true, bytes: true },
-		compressed: { value: (c) => c.compressedBytes, text: formatBytes, less: true, bytes: true },
+		size: { value: (c) => c.sizeBytes, text: formatBytes, less: true, bytes: true, noise: 1024 },
+		compressed: {
+			value: (c) => c.compressedBytes, text: formatBytes, less: true, bytes: true, noise: 1024,
+		},
 		cold: { value: (c) => c.coldMs, text: formatMs, less: true, noise: 100 },
 		rebuild: { value: (c) => c.rebuildMs, text: formatMs, less: true, noise: 100 },
 		rerun: {
@@ -552,6 +567,7 @@
 				} else {
 					value.textContent = metric.full ? metric.full(col) : metric.text(metric.value(col));
 				}
+				value.dataset.value = String(metric.value(col));
 				if (i > 0 && first) {
 					showDelta(byTestId('summary-delta', td), metric, col, first);
 				}
