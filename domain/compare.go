@@ -1,5 +1,10 @@
 package domain
 
+import (
+	"slices"
+	"strconv"
+)
+
 // Phase names a build of a scenario run.
 type Phase string
 
@@ -104,7 +109,7 @@ type Cell struct {
 // Compare computes the columns and the aligned rows of a run.
 func Compare(variants []VariantResult) Comparison {
 	cmp := Comparison{Columns: []Column{}, Rows: []CompareRow{}}
-	rowOf := map[string]int{}
+	table := rowTable{columns: len(variants)}
 	for vi, v := range variants {
 		col := Column{Variant: v.Name}
 		for _, b := range v.Builds {
@@ -120,7 +125,7 @@ func Compare(variants []VariantResult) Comparison {
 				if b.Image != nil {
 					col.SizeBytes, col.CompressedBytes = b.Image.SizeBytes, b.Image.CompressedBytes
 				}
-				addRows(&cmp, rowOf, vi, len(variants), b.Steps)
+				table.add(vi, b.Steps)
 			}
 		}
 		if vi > 0 {
@@ -136,25 +141,62 @@ func Compare(variants []VariantResult) Comparison {
 		}
 		cmp.Columns = append(cmp.Columns, col)
 	}
+	for _, r := range table.rows {
+		cmp.Rows = append(cmp.Rows, r.CompareRow)
+	}
 	return cmp
 }
 
-// addRows puts a variant's steps into the rows, matching instructions by
-// stage and text; an instruction seen twice in a variant gets a row per
-// occurrence.
-func addRows(cmp *Comparison, rowOf map[string]int, vi, n int, steps []Step) {
+// rowTable lines the variants' steps up, one row per instruction.
+type rowTable struct {
+	columns int
+	rows    []*tableRow
+}
+
+type tableRow struct {
+	// key is the stage, text and occurrence of the step that made the row.
+	key string
+	CompareRow
+}
+
+// add puts a variant's steps into the rows. A step goes into the row of the
+// same instruction in the same stage (an instruction seen twice in a stage
+// has a row per occurrence). Failing that it goes into a row of the same
+// instruction after the variant's previous step, so that the steps of a
+// single-stage build line up with the same steps of a multi-stage one whose
+// stages have other names. Failing that it gets a new row, right after the
+// row of the variant's previous step, so that every variant's steps read in
+// order.
+func (t *rowTable) add(vi int, steps []Step) {
 	seen := map[string]int{}
+	prev := -1
 	for _, st := range steps {
 		key := st.Stage + "\x00" + st.Instruction
 		seen[key]++
-		key += "\x00" + string(rune('0'+seen[key]))
-		i, ok := rowOf[key]
-		if !ok {
-			i = len(cmp.Rows)
-			rowOf[key] = i
-			cmp.Rows = append(cmp.Rows, CompareRow{Instruction: st.Instruction, Cells: make([]*Cell, n)})
+		key += "\x00" + strconv.Itoa(seen[key])
+		i := t.find(vi, key, st.Instruction, prev)
+		if i < 0 {
+			i = prev + 1
+			t.rows = slices.Insert(t.rows, i, &tableRow{key: key,
+				CompareRow: CompareRow{Instruction: st.Instruction, Cells: make([]*Cell, t.columns)}})
 		}
-		cmp.Rows[i].Cells[vi] = &Cell{Stage: st.Stage, Line: st.Line, Cached: st.Cached,
+		t.rows[i].Cells[vi] = &Cell{Stage: st.Stage, Line: st.Line, Cached: st.Cached,
 			DurationMs: st.DurationMs, SizeBytes: st.SizeBytes, Reason: st.Reason, FirstMiss: st.FirstMiss}
+		prev = i
 	}
+}
+
+// find returns the row a step of variant vi goes into, or -1 for a new one.
+func (t *rowTable) find(vi int, key, instruction string, prev int) int {
+	for i, r := range t.rows {
+		if r.key == key && r.Cells[vi] == nil {
+			return i
+		}
+	}
+	for i := prev + 1; i < len(t.rows); i++ {
+		if r := t.rows[i]; r.Instruction == instruction && r.Cells[vi] == nil {
+			return i
+		}
+	}
+	return -1
 }

@@ -198,3 +198,46 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareAlignsStages lines a single-stage rebuild up with a
+// multi-stage one: the same instructions share a row whatever their
+// stage is called, and each variant's steps keep their order.
+func TestCompareAlignsStages(t *testing.T) {
+	rebuild := func(steps ...Step) []BuildSummary {
+		return []BuildSummary{{Phase: PhaseRebuild, Steps: steps}}
+	}
+	step := func(stage, instruction string) Step { return Step{Stage: stage, Instruction: instruction} }
+	cmp := Compare([]VariantResult{
+		{Name: "single", Builds: rebuild(step("stage-0", "FROM debian"),
+			step("stage-0", "WORKDIR /src"), step("stage-0", "COPY . ."), step("stage-0", "RUN make"))},
+		{Name: "multi", Builds: rebuild(step("build", "FROM debian AS build"),
+			step("build", "WORKDIR /src"), step("build", "COPY . ."), step("build", "RUN make"),
+			step("runtime", "FROM busybox AS runtime"), step("runtime", "WORKDIR /src"),
+			step("runtime", "COPY --from=build /src/app /app"))},
+	})
+	var got []string
+	for _, r := range cmp.Rows {
+		var stages []string
+		for _, c := range r.Cells {
+			stage := "-"
+			if c != nil {
+				stage = c.Stage
+			}
+			stages = append(stages, stage)
+		}
+		got = append(got, r.Instruction+": "+strings.Join(stages, " "))
+	}
+	want := []string{
+		"FROM debian AS build: - build",
+		"FROM debian: stage-0 -",
+		"WORKDIR /src: stage-0 build",
+		"COPY . .: stage-0 build",
+		"RUN make: stage-0 build",
+		"FROM busybox AS runtime: - runtime",
+		"WORKDIR /src: - runtime",
+		"COPY --from=build /src/app /app: - runtime",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -646,8 +646,9 @@
 		els.rows.replaceChildren(...cmp.rows.map((row) => {
 			const tr = fromTemplate('tpl-row');
 			byTestId('row-instruction', tr).textContent = row.instruction;
-			const stage = row.cells.find(Boolean)?.stage || '';
-			byTestId('row-stage', tr).textContent = stage;
+			// Steps of stages with other names can share a row.
+			const stages = new Set(row.cells.filter(Boolean).map((c) => c.stage));
+			byTestId('row-stage', tr).textContent = Array.from(stages).join(' · ');
 			tr.append(...row.cells.map((cell, i) => compareCell(cell, cmp.columns[i].variant)));
 			return tr;
 		}));
