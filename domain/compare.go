@@ -177,11 +177,12 @@ func (t *rowTable) add(vi int, steps []Step) {
 		i := t.find(vi, key, st.Instruction, prev)
 		if i < 0 {
 			i = prev + 1
-			t.rows = slices.Insert(t.rows, i, &tableRow{key: key,
-				CompareRow: CompareRow{Instruction: st.Instruction, Cells: make([]*Cell, t.columns)}})
+			row := CompareRow{Instruction: st.Instruction, Cells: make([]*Cell, t.columns)}
+			t.rows = slices.Insert(t.rows, i, &tableRow{key: key, CompareRow: row})
 		}
 		t.rows[i].Cells[vi] = &Cell{Stage: st.Stage, Line: st.Line, Cached: st.Cached,
-			DurationMs: st.DurationMs, SizeBytes: st.SizeBytes, Reason: st.Reason, FirstMiss: st.FirstMiss}
+			DurationMs: st.DurationMs, SizeBytes: st.SizeBytes, Reason: st.Reason,
+			FirstMiss: st.FirstMiss}
 		prev = i
 	}
 }

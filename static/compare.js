@@ -81,25 +81,28 @@
 		const changes = [];
 		for (const li of els.changeList.children) {
 			const field = (id) => byTestId(id, li).value;
+			const path = () => field('change-path').trim();
 			switch (li.dataset.kind) {
 				case 'file':
-					if (field('change-path').trim() === '') {
+					if (path() === '') {
 						throw new Error('Name the file whose content the change sets.');
 					}
-					changes.push({ path: field('change-path').trim(), content: field('change-content') });
+					changes.push({ path: path(), content: field('change-content') });
 					break;
 				case 'delete':
-					if (field('change-path').trim() === '') {
+					if (path() === '') {
 						throw new Error('Name the file the change deletes.');
 					}
-					changes.push({ delete: field('change-path').trim() });
+					changes.push({ delete: path() });
 					break;
-				case 'arg':
-					if (field('change-arg-name').trim() === '') {
+				case 'arg': {
+					const name = field('change-arg-name').trim();
+					if (name === '') {
 						throw new Error('Name the build arg the change sets.');
 					}
-					changes.push({ buildArgs: { [field('change-arg-name').trim()]: field('change-arg-value') } });
+					changes.push({ buildArgs: { [name]: field('change-arg-value') } });
 					break;
+				}
 				case 'target':
 					changes.push({ target: field('change-target').trim() });
 					break;
@@ -117,9 +120,13 @@
 				continue;
 			}
 			const v = variants.get(setup.dataset.variant);
-			const files = { ...v.files, [v.dockerfile]: byTestId('variant-dockerfile', setup).value };
+			const dockerfile = byTestId('variant-dockerfile', setup).value;
 			out.push({
-				name: v.name, files, dockerfile: v.dockerfile, target: v.target, buildArgs: v.buildArgs,
+				name: v.name,
+				files: { ...v.files, [v.dockerfile]: dockerfile },
+				dockerfile: v.dockerfile,
+				target: v.target,
+				buildArgs: v.buildArgs,
 			});
 		}
 		if (out.length === 0) {
@@ -277,9 +284,12 @@
 		const { variant, phase } = ph.ref;
 		const n = run.names.indexOf(variant) * 2 + (phase === 'cold' ? 1 : 2);
 		const where = `${title(variant)}, ${PHASE_TEXT[phase]}`;
-		els.runNow.textContent = ph.result ?
-			`Weighing the image of ${where}.` :
+		const now = ph.result ? `Weighing the image of ${where}.` :
 			`Building ${where}: build ${n} of ${run.names.length * 2}.`;
+		// The line is a live region: rewrite it only when it says something new.
+		if (els.runNow.textContent !== now) {
+			els.runNow.textContent = now;
+		}
 		setBadge(byTestId('variant-status', ph.card), 'running', PHASE_TEXT[phase]);
 	}
 
@@ -705,7 +715,8 @@
 		els.results.hidden = run.columns.size === 0;
 		for (const card of allByTestId('run-variant')) {
 			const badge = byTestId('variant-status', card);
-			if (!card.hidden && badge.dataset.status !== 'succeeded' && badge.dataset.status !== 'failed') {
+			const ended = ['succeeded', 'failed'].includes(badge.dataset.status);
+			if (!card.hidden && !ended) {
 				setBadge(badge, 'idle', result.status === 'failed' ? 'not finished' : 'waiting');
 			}
 		}

@@ -273,7 +273,8 @@ func checkCompare(t *testing.T, doc *goquery.Document, ex examples.Example) {
 
 	// The scenario's edits are the changes, ready to edit.
 	var changes []string
-	doc.Find(byTestID("change-list")+" "+byTestID("change")).Each(func(_ int, li *goquery.Selection) {
+	rows := doc.Find(byTestID("change-list") + " " + byTestID("change"))
+	rows.Each(func(_ int, li *goquery.Selection) {
 		field := func(id string) string { return li.Find(byTestID(id)).AttrOr("value", "") }
 		switch kind := li.AttrOr("data-kind", ""); kind {
 		case "file":
