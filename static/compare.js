@@ -187,7 +187,7 @@
 		return {
 			names: list.map((v) => v.name), // the variants, in order
 			dockerfiles: new Map(), // variant -> its Dockerfile's text on the rebuild
-			phases: new Map(), // "variant/phase" -> {section, steps, done, result}
+			phases: new Map(), // "variant/phase" -> what phaseOf keeps of that build
 			columns: new Map(), // variant -> its figures, as the variants finish
 			failed: new Set(), // variants whose builds did not both succeed
 			buildsDone: 0,
@@ -817,6 +817,9 @@
 			setStatus('failed');
 			showFailure(err.refused ? 'The server refused the run' : 'The run could not start',
 				err.message);
+			// Nothing was built: no figures and no builds to show.
+			els.results.hidden = true;
+			els.runVariants.hidden = true;
 			els.runButton.disabled = false;
 			return;
 		}
