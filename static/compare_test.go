@@ -110,20 +110,22 @@ func (w *cacheWorker) Build(ctx context.Context, _ string, spec domain.Spec,
 	return nil
 }
 
-// run plays one step: cached when its key is known, else run.
+// run plays one step: cached when its key is known, else run. Each event
+// gets a copy of the step: the stream keeps what it is sent.
 func (w *cacheWorker) run(ctx context.Context, emit func(domain.Event), s domain.Step,
 	key string, spec domain.Spec) error {
+	send := func(typ domain.EventType, s domain.Step) { emit(domain.Event{Type: typ, Step: &s}) }
 	w.mu.Lock()
 	cached := w.keys[key] && !spec.NoCache
 	w.mu.Unlock()
 	if cached {
 		s.State, s.Cached = domain.StepCached, true
-		emit(domain.Event{Type: domain.EventStepCached, Step: &s})
+		send(domain.EventStepCached, s)
 		return nil
 	}
 	start := time.Now()
 	s.State = domain.StepRunning
-	emit(domain.Event{Type: domain.EventStepStarted, Step: &s})
+	send(domain.EventStepStarted, s)
 	if strings.Contains(s.Instruction, "sleep") {
 		select {
 		case <-time.After(sleepStep):
@@ -134,12 +136,12 @@ func (w *cacheWorker) run(ctx context.Context, emit func(domain.Event), s domain
 	s.DurationMs = time.Since(start).Milliseconds()
 	if strings.Contains(s.Instruction, "exit 3") {
 		s.State, s.Error = domain.StepFailed, "exit code: 3"
-		emit(domain.Event{Type: domain.EventStepFailed, Step: &s})
+		send(domain.EventStepFailed, s)
 		return &domain.BuildError{Kind: "step", StepID: s.ID, Line: s.Line,
 			Message: fmt.Sprintf("%s (line %d) failed: exit code: 3", s.Instruction, s.Line.Start)}
 	}
 	s.State = domain.StepDone
-	emit(domain.Event{Type: domain.EventStepCompleted, Step: &s})
+	send(domain.EventStepCompleted, s)
 	w.mu.Lock()
 	if w.keys == nil {
 		w.keys = map[string]bool{}
