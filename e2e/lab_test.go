@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 
 // buildTimeout bounds one build on the real worker, pulls from the mirror
 // included; on this kind of machine they take seconds.
-const buildTimeout = 3 * time.Minute
+const buildTimeout = 8 * time.Minute
 
 // openLab starts a browser on a lab page of the shared server.
 func openLab(t *testing.T, query string) *browser.Browser {
