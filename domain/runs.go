@@ -94,10 +94,10 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 		names[v.Name] = true
 		cold, err := rs.runner.Limits().Validate(v.Spec)
 		if err != nil {
-			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+			return nil, inputErrorf("variant %s: %v", v.Name, err)
 		}
 		if _, err := rs.runner.Limits().Validate(ApplyChanges(cold, spec.Changes)); err != nil {
-			return nil, fmt.Errorf("variant %s after the changes: %w", v.Name, err)
+			return nil, inputErrorf("variant %s after the changes: %v", v.Name, err)
 		}
 		spec.Variants[i].Spec = cold
 	}
