@@ -702,7 +702,8 @@ func TestCompareRefusals(t *testing.T) {
 	check(t, b, map[string]string{
 		prop(tid("run-form-error"), "hidden"): "true",
 		text(tid("run-error-title")):          "The server refused the run",
-		text(tid("run-error-message")): `File name "../outside.sh" has a .. segment; ` +
+		text(tid("run-error-message")): `Variant deps-first after the changes: ` +
+			`file name "../outside.sh" has a .. segment; ` +
 			"context paths stay inside the build context and name no parent folder",
 		prop(tid("run-variants"), "hidden"): "true",
 		prop(tid("results"), "hidden"):      "true",
