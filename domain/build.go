@@ -36,6 +36,9 @@ type Spec struct {
 	// that differ only in a label), so that its cache keys are shared only
 	// with other builds of the same salt. Measured scenarios use it.
 	CacheSalt string
+	// SkipSizes leaves the images unmeasured: a scenario's cold build needs
+	// only its time, the rebuild's image is the one compared.
+	SkipSizes bool
 }
 
 // LineRange is a span of Dockerfile lines, 1-based and inclusive, as the

@@ -189,7 +189,7 @@ func (rs *Runs) run(r *Run) {
 func (rs *Runs) variant(r *Run, v VariantSpec, salt string) (VariantResult, error) {
 	vr := VariantResult{Name: v.Name}
 	cold := v.Spec
-	cold.CacheSalt, cold.NoCache = salt, true
+	cold.CacheSalt, cold.NoCache, cold.SkipSizes = salt, true, true
 	coldState, err := rs.build(r, v.Name, PhaseCold, cold)
 	vr.Builds = append(vr.Builds, summarize(PhaseCold, coldState))
 	if err != nil {
