@@ -49,10 +49,12 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 			continue
 		}
 		tarPath := filepath.Join(exports, fmt.Sprintf("stage-%d.tar", i))
+		exportStart := time.Now()
 		digest, err := w.exportStage(ctx, dir, dfDir, spec, policy, exportTarget(p, i), tarPath)
 		if err != nil {
 			return fmt.Errorf("export stage %s: %w", st.Name, err)
 		}
+		exported := time.Since(exportStart)
 		img, err := sizes.Open(tarPath)
 		if err != nil {
 			return fmt.Errorf("open image of stage %s: %w", st.Name, err)
@@ -62,6 +64,8 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 			return fmt.Errorf("analyze stage %s: %w", st.Name, err)
 		}
 		_ = os.Remove(tarPath)
+		w.log.Debug("stage measured", "stage", st.Name, "export_ms", exported.Milliseconds(),
+			"analyze_ms", (time.Since(exportStart) - exported).Milliseconds(), "size", rep.Size)
 		reports[i] = rep
 		size := stageSize(p, i, rep)
 		size.Digest = digest
