@@ -12,7 +12,6 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
-	"github.com/tonistiigi/fsutil"
 
 	"github.com/layerlab/layerlab/domain"
 	"github.com/layerlab/layerlab/sizes"
@@ -84,32 +83,19 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 // OCI layout tar. Everything is cached by now; the cost is the export.
 func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, policy *spb.Policy,
 	target, tarPath string) (string, error) {
-	contextFS, err := fsutil.NewFS(dir)
+	spec.NoCache = false
+	opt, err := solveOpt(dir, dfDir, "Dockerfile", target, spec, policy,
+		"layerlab-"+filepath.Base(tarPath)+"-"+filepath.Base(dir))
 	if err != nil {
 		return "", err
 	}
-	dockerfileFS, err := fsutil.NewFS(dfDir)
-	if err != nil {
-		return "", err
-	}
-	attrs := map[string]string{"filename": "Dockerfile", "cmdline": "", "target": target}
-	for k, v := range spec.BuildArgs {
-		attrs["build-arg:"+k] = v
-	}
-	opt := client.SolveOpt{
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
-		SourcePolicy:  policy,
-		SharedKey:     "layerlab-" + filepath.Base(tarPath) + "-" + filepath.Base(dir),
-		Exports: []client.ExportEntry{{
-			Type:  client.ExporterOCI,
-			Attrs: map[string]string{"compression": "gzip"},
-			Output: func(map[string]string) (io.WriteCloser, error) {
-				return os.Create(tarPath)
-			},
-		}},
-	}
+	opt.Exports = []client.ExportEntry{{
+		Type:  client.ExporterOCI,
+		Attrs: map[string]string{"compression": "gzip"},
+		Output: func(map[string]string) (io.WriteCloser, error) {
+			return os.Create(tarPath)
+		},
+	}}
 	resp, err := w.client.Solve(ctx, nil, opt, nil)
 	if err != nil {
 		return "", err

@@ -163,40 +163,11 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 }
 
 func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *translator, policy *spb.Policy) error {
-	contextFS, err := fsutil.NewFS(dir)
+	dfDir := filepath.Join(dir, filepath.FromSlash(path.Dir(spec.Dockerfile)))
+	opt, err := solveOpt(dir, dfDir, path.Base(spec.Dockerfile), spec.Target, spec, policy,
+		"layerlab-"+filepath.Base(dir))
 	if err != nil {
-		return fmt.Errorf("open context: %w", err)
-	}
-	dockerfileFS, err := fsutil.NewFS(filepath.Join(dir, filepath.FromSlash(path.Dir(spec.Dockerfile))))
-	if err != nil {
-		return fmt.Errorf("open dockerfile dir: %w", err)
-	}
-
-	attrs := map[string]string{
-		"filename": path.Base(spec.Dockerfile),
-		// An empty cmdline keeps the frontend built into the worker even when
-		// the Dockerfile names another with "# syntax=": fetching that image
-		// needs a registry, and a workshop room may have none.
-		"cmdline": "",
-	}
-	if spec.Target != "" {
-		attrs["target"] = spec.Target
-	}
-	for k, v := range spec.BuildArgs {
-		attrs["build-arg:"+k] = v
-	}
-	if spec.NoCache {
-		attrs["no-cache"] = ""
-	}
-	opt := client.SolveOpt{
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		SourcePolicy:  policy,
-		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
-		// A key of its own makes the worker copy every file of this context
-		// afresh. With a shared key it keeps files whose size and mtime match
-		// an earlier transfer, even when their content changed.
-		SharedKey: "layerlab-" + filepath.Base(dir),
+		return err
 	}
 
 	ch := make(chan *client.SolveStatus)
@@ -212,6 +183,47 @@ func (w *Worker) solve(ctx context.Context, dir string, spec domain.Spec, tr *tr
 		return nil
 	})
 	return eg.Wait()
+}
+
+// solveOpt is what every solve of a build asks the Dockerfile frontend: the
+// context and Dockerfile folders, the file name, target, build args and the
+// policy that salts base images.
+func solveOpt(dir, dfDir, filename, target string, spec domain.Spec, policy *spb.Policy,
+	sharedKey string) (client.SolveOpt, error) {
+	contextFS, err := fsutil.NewFS(dir)
+	if err != nil {
+		return client.SolveOpt{}, fmt.Errorf("open context: %w", err)
+	}
+	dockerfileFS, err := fsutil.NewFS(dfDir)
+	if err != nil {
+		return client.SolveOpt{}, fmt.Errorf("open dockerfile dir: %w", err)
+	}
+	attrs := map[string]string{
+		"filename": filename,
+		// An empty cmdline keeps the frontend built into the worker even when
+		// the Dockerfile names another with "# syntax=": fetching that image
+		// needs a registry, and a workshop room may have none.
+		"cmdline": "",
+	}
+	if target != "" {
+		attrs["target"] = target
+	}
+	for k, v := range spec.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	if spec.NoCache {
+		attrs["no-cache"] = ""
+	}
+	return client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		SourcePolicy:  policy,
+		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		// A key of its own makes the worker copy every file of this context
+		// afresh. With a shared key it keeps files whose size and mtime match
+		// an earlier transfer, even when their content changed.
+		SharedKey: sharedKey,
+	}, nil
 }
 
 // writeContext lays out the files under dir. Every file gets the current
