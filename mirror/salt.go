@@ -20,6 +20,10 @@ func (m *Mirror) Salted(ref, salt string) (Ref, error) {
 	if err != nil {
 		return Ref{}, err
 	}
+	out := Ref{Repository: found.Ref.Repository, Tag: found.Ref.Tag + "-salt-" + salt}
+	if _, err := m.Lookup(out.String()); err == nil {
+		return out, nil // made for an earlier build of the same salt
+	}
 	img, err := m.layout.Image(found.Digest)
 	if err != nil {
 		return Ref{}, fmt.Errorf("read %s: %w", found.Ref, err)
@@ -37,7 +41,6 @@ func (m *Mirror) Salted(ref, salt string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("salt %s: %w", found.Ref, err)
 	}
-	out := Ref{Repository: found.Ref.Repository, Tag: found.Ref.Tag + "-salt-" + salt}
 	if err := m.addImages([]taggedImage{{ref: out, img: salted}}); err != nil {
 		return Ref{}, fmt.Errorf("store salted %s: %w", found.Ref, err)
 	}
