@@ -36,7 +36,11 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return report(cfg, scans, manifestAnnotations(img)), nil
+}
 
+// report stacks the layers' scans and reads the config into a Report.
+func report(cfg *v1.ConfigFile, scans []*layerScan, annotations map[string]string) *Report {
 	st := newStack(len(scans))
 	for i, s := range scans {
 		st.apply(i, s.entries)
@@ -46,7 +50,7 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 		Layers:     rows(cfg.History, scans, st.layerWasted),
 		LayerCount: len(scans),
 		WastedSize: st.wasted,
-		Config:     card(cfg, manifestAnnotations(img)),
+		Config:     card(cfg, annotations),
 	}
 	for _, s := range scans {
 		r.Size += s.size
@@ -56,11 +60,12 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 	}
 	r.EfficiencyPercent, r.InefficientSize = st.efficiency()
 	r.WastedFiles = st.wastedFiles(MaxWastedFiles)
-	return r, nil
+	return r
 }
 
 // scanLayers reads the layers concurrently, one per core: reading is bound by
-// decompression or compression, which use one core per stream.
+// decompression or compression, which use one core per stream. Layers the
+// cache knows (it may be nil) are not read.
 func scanLayers(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) ([]*layerScan, error) {
 	scans := make([]*layerScan, len(layers))
 	g, ctx := errgroup.WithContext(ctx)

@@ -43,6 +43,7 @@ type layerScan struct {
 	files          int
 	compressedSize int64
 	estimated      bool
+	plainGzip      int64 // a plain tar's size gzipped, when asked for
 	digest         string
 	diffID         string
 	mediaType      string
@@ -141,8 +142,29 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 		return fmt.Errorf("open layer blob: %w", err)
 	}
 	defer rc.Close()
+	if err := s.readBlob(ctx, rc, false); err != nil {
+		return err
+	}
 
-	counted := &countReader{r: rc}
+	digest, err := l.Digest()
+	if err != nil {
+		return fmt.Errorf("layer digest: %w", err)
+	}
+	s.digest = digest.String()
+	if size, err := l.Size(); err == nil && size != s.compressedSize {
+		return fmt.Errorf("layer %s: blob has %d bytes, its descriptor says %d",
+			s.digest, s.compressedSize, size)
+	}
+	return nil
+}
+
+// readBlob walks a layer blob, telling gzip, zstd and plain tar apart by
+// their first bytes, and counts the blob's bytes as its compressed size.
+// With estimate set, a plain tar is also gzipped on the side and the size
+// of that kept in plainGzip, for a reader that learns only later whether
+// the blob was meant to be stored plain.
+func (s *layerScan) readBlob(ctx context.Context, r io.Reader, estimate bool) error {
+	counted := &countReader{r: r}
 	br := bufio.NewReaderSize(counted, readBuffer)
 	magic, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -150,6 +172,8 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 	}
 
 	var src io.Reader = br
+	var zw *gzip.Writer
+	var zipped countWriter
 	switch compressionOf(magic) {
 	case "gzip":
 		zr, err := gzip.NewReader(br)
@@ -169,6 +193,13 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 		}
 		defer zr.Close()
 		src = zr
+	default:
+		if estimate {
+			if zw, err = gzip.NewWriterLevel(&zipped, estimateLevel); err != nil {
+				return fmt.Errorf("start gzip: %w", err)
+			}
+			src = io.TeeReader(br, zw)
+		}
 	}
 	if err := s.walk(ctx, src); err != nil {
 		return err
@@ -178,15 +209,11 @@ func (s *layerScan) readStored(ctx context.Context, l v1.Layer) error {
 		return fmt.Errorf("read layer blob: %w", err)
 	}
 	s.compressedSize = counted.n
-
-	digest, err := l.Digest()
-	if err != nil {
-		return fmt.Errorf("layer digest: %w", err)
-	}
-	s.digest = digest.String()
-	if size, err := l.Size(); err == nil && size != counted.n {
-		return fmt.Errorf("layer %s: blob has %d bytes, its descriptor says %d",
-			s.digest, counted.n, size)
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("finish gzip: %w", err)
+		}
+		s.plainGzip = zipped.n
 	}
 	return nil
 }

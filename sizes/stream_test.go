@@ -1,0 +1,228 @@
+package sizes_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/layerlab/layerlab/sizes"
+	"github.com/layerlab/layerlab/sizes/internal/fixture"
+)
+
+// streamFile writes the archive at p into a Stream in chunks, as BuildKit's
+// session does, and returns the report.
+func streamFile(t *testing.T, cache *sizes.Cache, p string) (*sizes.Report, error) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := cache.Stream(context.Background())
+	if _, err := io.CopyBuffer(s, f, make([]byte, 32<<10)); err != nil {
+		s.CloseWithError(err)
+	} else if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return s.Report()
+}
+
+// A stream reports what Analyze reports for the same archive, whether the
+// layers are read or come from the cache.
+func TestStreamAgreesWithAnalyze(t *testing.T) {
+	formats := map[string]fixture.Format{
+		"gzip layers": fixture.DockerGzip,
+		"zstd layers": fixture.DockerZstd,
+		"plain tars":  fixture.OCIPlain,
+	}
+	for name, format := range formats {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "image.tar")
+			if err := fixture.Write(p, mixedImage(), format); err != nil {
+				t.Fatal(err)
+			}
+			want := openAndAnalyze(t, p)
+			cache := sizes.NewCache(1000)
+			for _, pass := range []string{"read", "cached"} {
+				got, err := streamFile(t, cache, p)
+				if err != nil {
+					t.Fatalf("%s: %v", pass, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: stream reports\n%+v\nAnalyze reports\n%+v", pass, got, want)
+				}
+			}
+			if cache.Len() != 3 {
+				t.Errorf("cache holds %d layers, want 3", cache.Len())
+			}
+		})
+	}
+}
+
+// The order of an archive's members does not matter, and without a cache
+// nothing is kept.
+func TestStreamReadsMembersInAnyOrder(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "image.tar")
+	if err := fixture.Write(p, mixedImage(), fixture.DockerGzip); err != nil {
+		t.Fatal(err)
+	}
+	want := openAndAnalyze(t, p)
+	members := readMembers(t, p)
+	slices.Reverse(members) // index.json first, then the blobs
+	reversed := filepath.Join(dir, "reversed.tar")
+	writeMembers(t, reversed, members)
+	got, err := streamFile(t, nil, reversed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("stream reports\n%+v\nAnalyze reports\n%+v", got, want)
+	}
+}
+
+// Broken archives end in an error naming what is wrong, and the writer is
+// never left blocked.
+func TestStreamRefusesBrokenArchives(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "image.tar")
+	if err := fixture.Write(p, mixedImage(), fixture.DockerGzip); err != nil {
+		t.Fatal(err)
+	}
+	members := readMembers(t, p)
+	without := func(name string) []member {
+		var out []member
+		for _, m := range members {
+			if m.name != name {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	var biggest member
+	for _, m := range members {
+		if len(m.data) > len(biggest.data) {
+			biggest = m
+		}
+	}
+	cut := slices.Clone(members)
+	for i, m := range cut {
+		if m.name == biggest.name {
+			cut[i].data = m.data[:len(m.data)/2]
+		}
+	}
+
+	cases := map[string]struct {
+		members []member
+		want    string
+	}{
+		"no index":            {without("index.json"), "no index.json"},
+		"a layer missing":     {without(biggest.name), "not in the archive"},
+		"a layer cut in half": {cut, "layer"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tar")
+			writeMembers(t, out, tc.members)
+			_, err := streamFile(t, sizes.NewCache(1000), out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("not a tar", func(t *testing.T) {
+		s := sizes.NewCache(1000).Stream(context.Background())
+		_, werr := s.Write(bytes.Repeat([]byte("x"), 4096))
+		cerr := s.Close()
+		if _, err := s.Report(); err == nil {
+			t.Errorf("no error for a stream of x (write: %v, close: %v)", werr, cerr)
+		}
+	})
+
+	t.Run("writer gives up", func(t *testing.T) {
+		s := sizes.NewCache(1000).Stream(context.Background())
+		giveUp := errors.New("export failed")
+		s.CloseWithError(giveUp)
+		if _, err := s.Report(); !errors.Is(err, giveUp) {
+			t.Errorf("err = %v, want %v", err, giveUp)
+		}
+	})
+}
+
+// The cache drops the least recently used layers to stay within its bound.
+func TestCacheStaysWithinItsBound(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "image.tar")
+	if err := fixture.Write(p, mixedImage(), fixture.DockerGzip); err != nil {
+		t.Fatal(err)
+	}
+	// The layers hold 4, 2 and 1 entries: only the last two fit in 3.
+	cache := sizes.NewCache(3)
+	if _, err := streamFile(t, cache, p); err != nil {
+		t.Fatal(err)
+	}
+	if cache.Len() != 2 {
+		t.Errorf("cache holds %d layers, want 2", cache.Len())
+	}
+}
+
+type member struct {
+	name string
+	data []byte
+}
+
+func readMembers(t *testing.T, p string) []member {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []member
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, member{hdr.Name, data})
+	}
+}
+
+func writeMembers(t *testing.T, p string, members []member) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, m := range members {
+		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(m.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
