@@ -2,24 +2,38 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/layerlab/layerlab/domain"
 	"github.com/layerlab/layerlab/sizes"
 )
 
+// layerCacheEntries bounds the tar entries the worker keeps from scanning
+// layers, about 50 MB: enough for the base images of every example.
+const layerCacheEntries = 500_000
+
+// measureAtOnce is how many stage exports run together. Exporting a stage
+// compresses its new layers on one of the daemon's cores and analysing it
+// decompresses them on one of ours, so two keep a small machine busy.
+const measureAtOnce = 2
+
 // measure exports the image of every stage the target needed, one solve per
-// stage (all cached by then), and weighs its layers. Each stage's size is
-// emitted as soon as it is known; the final image's report comes last.
+// stage (all cached by then), and weighs its layers as the export streams
+// in: nothing is written to disk, and layers weighed before (a base image's)
+// are not read again. Each stage's size is emitted as soon as it is known;
+// the final image's report comes last.
 func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *plan, policy *spb.Policy,
 	emit func(domain.Event)) error {
 	start := time.Now()
@@ -41,66 +55,88 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 			}
 		}
 	}
+	var mu sync.Mutex
 	reports := map[int]*sizes.Report{}
-	var sizesOut []domain.StageSize
+	sized := map[int]domain.StageSize{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(measureAtOnce)
+	// The final stage goes first: it is the one people look at, and often
+	// the smallest.
+	order := []int{final}
 	for i, st := range p.stages {
-		if st.Skipped {
-			continue
+		if !st.Skipped && i != final {
+			order = append(order, i)
 		}
-		tarPath := filepath.Join(exports, fmt.Sprintf("stage-%d.tar", i))
-		exportStart := time.Now()
-		digest, err := w.exportStage(ctx, dir, dfDir, spec, policy, exportTarget(p, i), tarPath)
-		if err != nil {
-			return fmt.Errorf("export stage %s: %w", st.Name, err)
-		}
-		exported := time.Since(exportStart)
-		img, err := sizes.Open(tarPath)
-		if err != nil {
-			return fmt.Errorf("open image of stage %s: %w", st.Name, err)
-		}
-		rep, err := sizes.Analyze(ctx, img)
-		if err != nil {
-			return fmt.Errorf("analyze stage %s: %w", st.Name, err)
-		}
-		_ = os.Remove(tarPath)
-		w.log.Debug("stage measured", "stage", st.Name, "export_ms", exported.Milliseconds(),
-			"analyze_ms", (time.Since(exportStart) - exported).Milliseconds(), "size", rep.Size)
-		reports[i] = rep
-		size := stageSize(p, i, rep)
-		size.Digest = digest
-		sizesOut = append(sizesOut, size)
-		emit(domain.Event{Type: domain.EventStageSize, Size: &size})
+	}
+	for _, i := range order {
+		name := p.stages[i].Name
+		g.Go(func() error {
+			stageStart := time.Now()
+			rep, digest, err := w.exportStage(gctx, dir, dfDir, spec, policy, exportTarget(p, i), fmt.Sprintf("stage-%d", i))
+			if err != nil {
+				return fmt.Errorf("measure stage %s: %w", name, err)
+			}
+			w.log.Debug("stage measured", "stage", name, "duration_ms", time.Since(stageStart).Milliseconds(),
+				"size", rep.Size, "compressed", rep.CompressedSize)
+			size := stageSize(p, i, rep)
+			size.Digest = digest
+			mu.Lock()
+			defer mu.Unlock()
+			reports[i], sized[i] = rep, size
+			emit(domain.Event{Type: domain.EventStageSize, Size: &size})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 
+	var sizesOut []domain.StageSize
+	for i := range p.stages {
+		if s, ok := sized[i]; ok {
+			sizesOut = append(sizesOut, s)
+		}
+	}
 	report := imageReport(p, final, reports[final], sizesOut)
 	report.MeasureMs = time.Since(start).Milliseconds()
 	emit(domain.Event{Type: domain.EventImage, Image: &report})
-	w.log.Debug("images measured", "stages", len(reports), "duration_ms", time.Since(start).Milliseconds())
+	w.log.Debug("images measured", "stages", len(reports), "duration_ms", time.Since(start).Milliseconds(),
+		"cached_layers", w.layers.Len())
 	return nil
 }
 
-// exportStage solves the Dockerfile for one stage and writes its image as an
-// OCI layout tar. Everything is cached by now; the cost is the export.
+// exportStage solves the Dockerfile for one stage and weighs the image its
+// OCI exporter streams out. Everything is cached by now; the cost is the
+// export, mostly compressing the stage's new layers.
 func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, policy *spb.Policy,
-	target, tarPath string) (string, error) {
+	target, key string) (*sizes.Report, string, error) {
 	spec.NoCache = false
 	opt, err := solveOpt(dir, dfDir, "Dockerfile", target, spec, policy,
-		"layerlab-"+filepath.Base(tarPath)+"-"+filepath.Base(dir))
+		"layerlab-"+key+"-"+filepath.Base(dir))
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
+	stream := w.layers.Stream(ctx)
 	opt.Exports = []client.ExportEntry{{
-		Type:  client.ExporterOCI,
-		Attrs: map[string]string{"compression": "gzip"},
-		Output: func(map[string]string) (io.WriteCloser, error) {
-			return os.Create(tarPath)
-		},
+		Type:   client.ExporterOCI,
+		Attrs:  map[string]string{"compression": "gzip"},
+		Output: func(map[string]string) (io.WriteCloser, error) { return stream, nil },
 	}}
 	resp, err := w.client.Solve(ctx, nil, opt, nil)
 	if err != nil {
-		return "", err
+		stream.CloseWithError(err)
+		// A failed analysis stops the export; its error says more.
+		if _, rerr := stream.Report(); rerr != nil && !errors.Is(rerr, err) {
+			return nil, "", fmt.Errorf("weigh image: %w", rerr)
+		}
+		return nil, "", fmt.Errorf("export image: %w", err)
 	}
-	return resp.ExporterResponse[exptypes.ExporterImageDigestKey], nil
+	stream.CloseWithError(errors.New("the export ended without closing its output"))
+	rep, err := stream.Report()
+	if err != nil {
+		return nil, "", fmt.Errorf("weigh image: %w", err)
+	}
+	return rep, resp.ExporterResponse[exptypes.ExporterImageDigestKey], nil
 }
 
 // writeNamedDockerfile writes a copy of the Dockerfile in which every

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/sizes"
 )
 
 // Worker is a BuildKit daemon that layerlab builds on: one it manages itself
@@ -37,6 +38,7 @@ type Worker struct {
 	workDir string
 	log     *slog.Logger
 	salter  BaseSalter
+	layers  *sizes.Cache // what scanning base layers learned, for the next build
 }
 
 // BaseSalter makes salted copies of base images: same layers, a digest of
@@ -76,7 +78,8 @@ func NewWorker(ctx context.Context, addr string, daemon *Daemon, workDir string,
 	if err != nil {
 		return nil, fmt.Errorf("connect to buildkitd at %s: %w", addr, err)
 	}
-	return &Worker{client: c, addr: addr, daemon: daemon, workDir: workDir, log: log}, nil
+	return &Worker{client: c, addr: addr, daemon: daemon, workDir: workDir, log: log,
+		layers: sizes.NewCache(layerCacheEntries)}, nil
 }
 
 // Close drops the connection to the worker.
