@@ -1,7 +1,7 @@
 // Package e2e drives layerlab as a person would: headless Chromium against
 // the whole server, started in-process on a loopback port with a real
-// managed buildkitd and the local image mirror seeded with busybox, debian
-// and golang. A missing browser, buildkitd or runc fails the tests.
+// managed buildkitd and the local image mirror seeded with busybox, debian,
+// golang and node. A missing browser, buildkitd or runc fails the tests.
 package e2e
 
 import (
@@ -17,7 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	labtest.Main(m, labtest.Options{Images: []string{"busybox", "debian", "golang"}})
+	labtest.Main(m, labtest.Options{Images: []string{"busybox", "debian", "golang", "node"}})
 }
 
 // buildTimeout bounds one build on the real worker, pulls from the mirror

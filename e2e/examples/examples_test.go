@@ -15,8 +15,6 @@ package examples_test
 import (
 	"fmt"
 	"maps"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -243,12 +241,15 @@ func TestRebuildAfterEdit(t *testing.T) {
 }
 
 // request is the variant as the lab would post it, adapted to this
-// machine's network (see trustMachineCAs).
+// machine's network (see labtest.TrustMachineCAs).
 func request(t *testing.T, v examples.Variant) labtest.Request {
 	t.Helper()
 	files := v.Files
 	if slices.Contains(v.Needs, examples.NeedNPM) {
-		files = trustMachineCAs(t, files, v.Dockerfile)
+		var err error
+		if files, err = labtest.TrustMachineCAs(files, v.Dockerfile); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return labtest.Request{
 		Files:      files,
@@ -256,51 +257,6 @@ func request(t *testing.T, v examples.Variant) labtest.Request {
 		Target:     v.Target,
 		BuildArgs:  v.BuildArgs,
 	}
-}
-
-// machineCAs is the bundle of CA certificates this machine trusts.
-const machineCAs = "/etc/ssl/certs/ca-certificates.crt"
-
-var fromNode = regexp.MustCompile(`(?i)^FROM\s+node:`)
-
-// trustMachineCAs makes npm, in each stage that runs npm ci, trust the CA
-// certificates this machine trusts. On layerlab's machines, TLS to the
-// package registries passes through a proxy that signs with a CA of its own;
-// the node image, which knows only the public CAs, refuses it with
-// SELF_SIGNED_CERT_IN_CHAIN. The host's own bundle carries that CA, so the
-// test adds the bundle to the context and points NODE_EXTRA_CA_CERTS at it.
-// Elsewhere the bundle holds the public CAs and changes nothing. The cost is
-// two steps per such stage, and the CA file in the single-stage images.
-func trustMachineCAs(t *testing.T, files map[string]string, dockerfile string) map[string]string {
-	t.Helper()
-	bundle, err := os.ReadFile(machineCAs)
-	if err != nil {
-		t.Fatalf("read the machine's CA bundle (Debian's ca-certificates): %v", err)
-	}
-	const name = "layerlab-test-ca.pem"
-	trust := "COPY " + name + " /etc/ssl/certs/" + name + "\n" +
-		"ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/" + name
-
-	var stages [][]string
-	for _, line := range strings.SplitAfter(files[dockerfile], "\n") {
-		if fromNode.MatchString(line) || len(stages) == 0 {
-			stages = append(stages, nil)
-		}
-		stages[len(stages)-1] = append(stages[len(stages)-1], line)
-	}
-	var out strings.Builder
-	for _, lines := range stages {
-		stage := strings.Join(lines, "")
-		if fromNode.MatchString(lines[0]) && strings.Contains(stage, "npm ci") {
-			stage = lines[0] + trust + "\n" + strings.Join(lines[1:], "")
-		}
-		out.WriteString(stage)
-	}
-
-	adapted := maps.Clone(files)
-	adapted[name] = string(bundle)
-	adapted[dockerfile] = out.String()
-	return adapted
 }
 
 func tail(s string, n int) string {
