@@ -2,16 +2,12 @@ package sizes
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strings"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // maxSmallBlob bounds the blobs a Stream keeps whole: manifests, configs and
@@ -70,9 +66,8 @@ func (s *Stream) Report() (*Report, error) {
 // scanned or kept as they come, and the image is put together at the end.
 func (c *Cache) readLayout(ctx context.Context, r io.Reader) (*Report, error) {
 	tr := tar.NewReader(r)
-	br := bufio.NewReaderSize(nil, readBuffer)
-	small := map[string][]byte{}
-	scans := map[string]*layerScan{}
+	k := c.Collector(ctx)
+	buf := make([]byte, readBuffer)
 	var index []byte
 	for {
 		hdr, err := tr.Next()
@@ -93,104 +88,22 @@ func (c *Cache) readLayout(ctx context.Context, r io.Reader) (*Report, error) {
 			continue
 		}
 		digest, ok := blobDigest(name)
-		if !ok {
-			continue
+		if !ok || k.Has(digest) {
+			continue // tr.Next skips the member's bytes
 		}
-		if s := c.get(digest); s != nil {
-			scans[digest] = s // tr.Next skips the blob's bytes
-			continue
-		}
-		br.Reset(tr)
-		head, err := br.Peek(262)
-		if err != nil && !errors.Is(err, io.EOF) {
+		w := k.Blob(digest, hdr.Size)
+		if _, err := io.CopyBuffer(w, tr, buf); err != nil {
+			w.Abort(err)
 			return nil, fmt.Errorf("read blob %s: %w", digest, err)
 		}
-		if compressionOf(head) == "" && !isTar(head) {
-			if hdr.Size <= maxSmallBlob {
-				if small[digest], err = io.ReadAll(br); err != nil {
-					return nil, fmt.Errorf("read blob %s: %w", digest, err)
-				}
-			}
-			continue
+		if err := w.Close(); err != nil {
+			return nil, err
 		}
-		s := &layerScan{}
-		if err := s.readBlob(ctx, br, true); err != nil {
-			return nil, fmt.Errorf("read layer %s: %w", digest, err)
-		}
-		if s.compressedSize != hdr.Size {
-			return nil, fmt.Errorf("layer %s: read %d bytes of %d", digest, s.compressedSize, hdr.Size)
-		}
-		scans[digest] = s
-		c.put(digest, s)
 	}
 	if index == nil {
 		return nil, errors.New("image archive has no index.json")
 	}
-	return c.assemble(ctx, index, small, scans)
-}
-
-// assemble finds the image in the layout and reports on it from the scans.
-func (c *Cache) assemble(ctx context.Context, index []byte, small map[string][]byte,
-	scans map[string]*layerScan) (*Report, error) {
-	blob := func(h v1.Hash) ([]byte, error) {
-		b, ok := small[h.String()]
-		if !ok {
-			return nil, fmt.Errorf("blob %s is not in the archive", h)
-		}
-		return b, nil
-	}
-	desc, err := pickManifest(index, blob)
-	if err != nil {
-		return nil, err
-	}
-	rawManifest, err := blob(desc.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(rawManifest))
-	if err != nil {
-		return nil, fmt.Errorf("decode manifest: %w", err)
-	}
-	rawConfig, err := blob(m.Config.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
-	if err != nil {
-		return nil, fmt.Errorf("decode config: %w", err)
-	}
-	if n := len(cfg.RootFS.DiffIDs); n != len(m.Layers) {
-		return nil, fmt.Errorf("image config lists %d diff ids for %d layers", n, len(m.Layers))
-	}
-
-	layers := make([]*layerScan, len(m.Layers))
-	for i, l := range m.Layers {
-		digest := l.Digest.String()
-		s, ok := scans[digest]
-		if !ok {
-			// A layer small enough to have been kept whole.
-			b, err := blob(l.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("layer %d: %w", i, err)
-			}
-			s = &layerScan{}
-			if err := s.readBlob(ctx, bytes.NewReader(b), true); err != nil {
-				return nil, fmt.Errorf("read layer %s: %w", digest, err)
-			}
-			c.put(digest, s)
-		}
-		// Scans may be shared through the cache: fill in a copy.
-		own := *s
-		own.digest = digest
-		own.diffID = cfg.RootFS.DiffIDs[i].String()
-		own.mediaType = string(l.MediaType)
-		if storedUncompressed(l.MediaType) {
-			own.compressedSize = own.plainGzip
-			own.estimated = true
-		}
-		layers[i] = &own
-	}
-	return report(cfg, layers, m.Annotations), nil
+	return k.Report("", index)
 }
 
 // blobDigest reads a digest from a blob's path in a layout, blobs/ALG/HEX.

@@ -125,7 +125,7 @@ func TestStreamRefusesBrokenArchives(t *testing.T) {
 		want    string
 	}{
 		"no index":            {without("index.json"), "no index.json"},
-		"a layer missing":     {without(biggest.name), "not in the archive"},
+		"a layer missing":     {without(biggest.name), "not in the image"},
 		"a layer cut in half": {cut, "layer"},
 	}
 	for name, tc := range cases {
