@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,8 +105,9 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 }
 
 // exportStage solves the Dockerfile for one stage and weighs the image its
-// OCI exporter streams out. Everything is cached by now; the cost is the
-// export, mostly compressing the stage's new layers.
+// OCI exporter writes into an imageStore. Everything is cached by now; the
+// cost is the export, mostly compressing the stage's new layers, as layers
+// weighed before are not even sent.
 func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, policy *spb.Policy,
 	target, key string) (*sizes.Report, string, error) {
 	spec.NoCache = false
@@ -116,27 +116,25 @@ func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain
 	if err != nil {
 		return nil, "", err
 	}
-	stream := w.layers.Stream(ctx)
+	image := w.layers.Collector(ctx)
 	opt.Exports = []client.ExportEntry{{
-		Type:   client.ExporterOCI,
-		Attrs:  map[string]string{"compression": "gzip"},
-		Output: func(map[string]string) (io.WriteCloser, error) { return stream, nil },
+		Type:        client.ExporterOCI,
+		Attrs:       map[string]string{"compression": "gzip", "tar": "false"},
+		OutputStore: imageStore{k: image},
 	}}
 	resp, err := w.client.Solve(ctx, nil, opt, nil)
 	if err != nil {
-		stream.CloseWithError(err)
-		// A failed analysis stops the export; its error says more.
-		if _, rerr := stream.Report(); rerr != nil && !errors.Is(rerr, err) {
-			return nil, "", fmt.Errorf("weigh image: %w", rerr)
-		}
 		return nil, "", fmt.Errorf("export image: %w", err)
 	}
-	stream.CloseWithError(errors.New("the export ended without closing its output"))
-	rep, err := stream.Report()
+	digest := resp.ExporterResponse[exptypes.ExporterImageDigestKey]
+	if digest == "" {
+		return nil, "", errors.New("export image: the exporter named no image digest")
+	}
+	rep, err := image.Report(digest, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("weigh image: %w", err)
 	}
-	return rep, resp.ExporterResponse[exptypes.ExporterImageDigestKey], nil
+	return rep, digest, nil
 }
 
 // writeNamedDockerfile writes a copy of the Dockerfile in which every
