@@ -76,6 +76,16 @@ type BlobWriter struct {
 // sniffLen is how many bytes tell a tar header from anything else.
 const sniffLen = 262
 
+// maxSmallBlob bounds the blobs a Collector keeps whole: manifests, configs
+// and indexes, and layers too small to be told apart from them by their
+// first bytes.
+const maxSmallBlob = 4 << 20
+
+// isTar reports whether a blob starts with a ustar or GNU tar header.
+func isTar(head []byte) bool {
+	return len(head) >= sniffLen && string(head[257:262]) == "ustar"
+}
+
 // Write takes the next bytes of the blob.
 func (w *BlobWriter) Write(p []byte) (int, error) {
 	if w.closed {
