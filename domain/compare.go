@@ -65,9 +65,13 @@ type Comparison struct {
 	Rows    []CompareRow `json:"rows"`
 }
 
-// Column is one variant's figures. Deltas are against the first column.
+// Column is one variant's figures. Complete says both its builds succeeded
+// and its rebuilt image was measured; the figures of an incomplete column
+// are what there is (zeros for what never happened). Deltas are against the
+// first column, and only between complete columns.
 type Column struct {
 	Variant         string  `json:"variant"`
+	Complete        bool    `json:"complete"`
 	SizeBytes       int64   `json:"sizeBytes"`
 	CompressedBytes int64   `json:"compressedBytes"`
 	ColdMs          int64   `json:"coldMs"`
@@ -112,7 +116,11 @@ func Compare(variants []VariantResult) Comparison {
 	table := rowTable{columns: len(variants)}
 	for vi, v := range variants {
 		col := Column{Variant: v.Name}
+		succeeded := 0
 		for _, b := range v.Builds {
+			if b.Status == StatusSucceeded {
+				succeeded++
+			}
 			switch b.Phase {
 			case PhaseCold:
 				col.ColdMs = b.DurationMs
@@ -128,7 +136,8 @@ func Compare(variants []VariantResult) Comparison {
 				table.add(vi, b.Steps)
 			}
 		}
-		if vi > 0 {
+		col.Complete = succeeded == 2 && len(v.Builds) == 2 && col.SizeBytes > 0
+		if vi > 0 && col.Complete && cmp.Columns[0].Complete {
 			first := cmp.Columns[0]
 			col.Delta = &Delta{
 				SizeBytes:       col.SizeBytes - first.SizeBytes,

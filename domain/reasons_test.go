@@ -164,13 +164,13 @@ func TestCompare(t *testing.T) {
 	size := func(n int64) *ImageReport { return &ImageReport{SizeBytes: n, CompressedBytes: n / 2} }
 	variants := []VariantResult{
 		{Name: "bad", Builds: []BuildSummary{
-			{Phase: PhaseCold, DurationMs: 3000},
-			{Phase: PhaseRebuild, DurationMs: 2500, StepsRun: 2, StepsTotal: 4, Image: size(100),
+			{Phase: PhaseCold, Status: StatusSucceeded, DurationMs: 3000},
+			{Phase: PhaseRebuild, Status: StatusSucceeded, DurationMs: 2500, StepsRun: 2, StepsTotal: 4, Image: size(100),
 				Steps: []Step{{Stage: "s", Instruction: "COPY . ."}, {Stage: "s", Instruction: "RUN x"}}},
 		}},
 		{Name: "good", Builds: []BuildSummary{
-			{Phase: PhaseCold, DurationMs: 3100},
-			{Phase: PhaseRebuild, DurationMs: 300, StepsRun: 1, StepsTotal: 5, Image: size(100),
+			{Phase: PhaseCold, Status: StatusSucceeded, DurationMs: 3100},
+			{Phase: PhaseRebuild, Status: StatusSucceeded, DurationMs: 300, StepsRun: 1, StepsTotal: 5, Image: size(100),
 				Steps: []Step{{Stage: "s", Instruction: "COPY deps ."}, {Stage: "s", Instruction: "RUN x", Cached: true},
 					{Stage: "s", Instruction: "COPY . ."}}},
 		}},
@@ -185,6 +185,19 @@ func TestCompare(t *testing.T) {
 	}
 	if hr := cmp.Columns[1].HitRatio; hr != 0.8 {
 		t.Errorf("hit ratio %v, want 0.8", hr)
+	}
+	if !cmp.Columns[0].Complete || !cmp.Columns[1].Complete {
+		t.Errorf("columns %+v should both be complete", cmp.Columns)
+	}
+
+	// A variant whose rebuild failed has an incomplete column and no delta.
+	variants = append(variants, VariantResult{Name: "broken", Builds: []BuildSummary{
+		{Phase: PhaseCold, Status: StatusSucceeded, DurationMs: 3000},
+		{Phase: PhaseRebuild, Status: StatusFailed, DurationMs: 100, StepsRun: 1, StepsTotal: 4},
+	}})
+	broken := Compare(variants).Columns[2]
+	if broken.Complete || broken.Delta != nil {
+		t.Errorf("failed variant's column %+v: want incomplete, no delta", broken)
 	}
 	if len(cmp.Rows) != 3 {
 		t.Fatalf("%d rows, want COPY . ., RUN x and COPY deps .", len(cmp.Rows))

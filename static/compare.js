@@ -635,10 +635,10 @@
 
 	// showComparison takes the server's comparison: its columns replace
 	// those worked out here, and its rows line the instructions up. A
-	// variant that failed has a column of zeros there; it keeps its empty one.
+	// variant that did not complete keeps its empty column.
 	function showComparison(cmp) {
 		for (const col of cmp.columns) {
-			if (!run.failed.has(col.variant)) {
+			if (col.complete) {
 				run.columns.set(col.variant, col);
 			}
 		}
