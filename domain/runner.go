@@ -134,6 +134,16 @@ func (r *Runner) Submit(spec Spec) (*Build, error) {
 	return b, nil
 }
 
+// Go runs fn on a goroutine of its own that Close waits for. fn's context
+// ends when the runner starts closing.
+func (r *Runner) Go(fn func(ctx context.Context)) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		fn(r.ctx)
+	}()
+}
+
 // Get returns a build by id.
 func (r *Runner) Get(id string) (*Build, bool) {
 	r.mu.Lock()

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,11 +109,7 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 	rs.runs[r.ID] = r
 	rs.mu.Unlock()
 
-	rs.runner.wg.Add(1)
-	go func() {
-		defer rs.runner.wg.Done()
-		rs.run(r)
-	}()
+	rs.runner.Go(func(ctx context.Context) { rs.run(ctx, r) })
 	return r, nil
 }
 
@@ -149,7 +146,7 @@ func ApplyChanges(spec Spec, changes []Change) Spec {
 	return out
 }
 
-func (rs *Runs) run(r *Run) {
+func (rs *Runs) run(ctx context.Context, r *Run) {
 	start := time.Now()
 	result := Result{Status: StatusSucceeded}
 	var variants []VariantResult
@@ -168,7 +165,7 @@ func (rs *Runs) run(r *Run) {
 
 	for i, v := range r.Spec.Variants {
 		salt := fmt.Sprintf("%s-%d", r.ID, i)
-		vr, err := rs.variant(r, v, salt)
+		vr, err := rs.variant(ctx, r, v, salt)
 		if sr, ok := rs.runner.worker.(saltReleaser); ok {
 			sr.ReleaseSalt(salt)
 		}
@@ -186,11 +183,11 @@ func (rs *Runs) run(r *Run) {
 }
 
 // variant runs the cold build and the rebuild of one variant.
-func (rs *Runs) variant(r *Run, v VariantSpec, salt string) (VariantResult, error) {
+func (rs *Runs) variant(ctx context.Context, r *Run, v VariantSpec, salt string) (VariantResult, error) {
 	vr := VariantResult{Name: v.Name}
 	cold := v.Spec
 	cold.CacheSalt, cold.NoCache, cold.SkipSizes = salt, true, true
-	coldState, err := rs.build(r, v.Name, PhaseCold, cold)
+	coldState, err := rs.build(ctx, r, v.Name, PhaseCold, cold)
 	vr.Builds = append(vr.Builds, summarize(PhaseCold, coldState))
 	if err != nil {
 		return vr, err
@@ -198,7 +195,7 @@ func (rs *Runs) variant(r *Run, v VariantSpec, salt string) (VariantResult, erro
 
 	rebuild := ApplyChanges(v.Spec, r.Spec.Changes)
 	rebuild.CacheSalt = salt
-	reState, err := rs.build(r, v.Name, PhaseRebuild, rebuild)
+	reState, err := rs.build(ctx, r, v.Name, PhaseRebuild, rebuild)
 	if reState.Status == StatusSucceeded {
 		before, _ := rs.planner.Plan(cold)
 		after, _ := rs.planner.Plan(rebuild)
@@ -211,7 +208,7 @@ func (rs *Runs) variant(r *Run, v VariantSpec, salt string) (VariantResult, erro
 
 // build submits one build of the run, forwards its events into the run's
 // stream and returns its final state.
-func (rs *Runs) build(r *Run, variant string, phase Phase, spec Spec) (BuildState, error) {
+func (rs *Runs) build(ctx context.Context, r *Run, variant string, phase Phase, spec Spec) (BuildState, error) {
 	b, err := rs.runner.Submit(spec)
 	if err != nil {
 		return BuildState{}, err
@@ -234,7 +231,7 @@ func (rs *Runs) build(r *Run, variant string, phase Phase, spec Spec) (BuildStat
 		if len(events) == 0 {
 			select {
 			case <-changed:
-			case <-rs.runner.ctx.Done():
+			case <-ctx.Done():
 				<-changed
 			}
 		}
