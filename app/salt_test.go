@@ -14,7 +14,7 @@ func TestCacheSalt(t *testing.T) {
 	files := map[string][]byte{"Dockerfile": []byte("FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt\n"), "a.txt": []byte("salt\n")}
 	build := func(salt string, noCache bool) domain.BuildState {
 		t.Helper()
-		b, err := runner.Submit(domain.Spec{Files: files, CacheSalt: salt, NoCache: noCache})
+		b, err := runner.Submit(domain.Spec{Files: files, Options: domain.BuildOptions{CacheSalt: salt, NoCache: noCache}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,13 +23,21 @@ const (
 func (s Status) Done() bool { return s == StatusSucceeded || s == StatusFailed }
 
 // Spec is everything a build needs: its context files, the path of the
-// Dockerfile among them, the target stage and the build arguments.
+// Dockerfile among them, the target stage and the build arguments, as a
+// person asks for them, and how layerlab runs it.
 type Spec struct {
 	Files      map[string][]byte
 	Dockerfile string
 	Target     string
 	BuildArgs  map[string]string
 
+	// Options are set by layerlab itself (scenario runs), never by a
+	// build request.
+	Options BuildOptions
+}
+
+// BuildOptions change how a build runs, not what it builds.
+type BuildOptions struct {
 	// NoCache makes the worker run every step, reusing nothing.
 	NoCache bool
 	// CacheSalt, when set, gives the build base images of its own (copies

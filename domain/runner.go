@@ -271,7 +271,7 @@ func (r *Runner) run(b *Build) {
 	err := r.worker.Build(ctx, b.ID, b.Spec, func(e Event) { b.Events.Append(e) })
 	if err == nil {
 		_, measure = r.worker.(Measurer)
-		measure = measure && !b.Spec.SkipSizes
+		measure = measure && !b.Spec.Options.SkipSizes
 		return
 	}
 	var be *BuildError

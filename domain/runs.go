@@ -186,7 +186,7 @@ func (rs *Runs) run(ctx context.Context, r *Run) {
 func (rs *Runs) variant(ctx context.Context, r *Run, v VariantSpec, salt string) (VariantResult, error) {
 	vr := VariantResult{Name: v.Name}
 	cold := v.Spec
-	cold.CacheSalt, cold.NoCache, cold.SkipSizes = salt, true, true
+	cold.Options = BuildOptions{CacheSalt: salt, NoCache: true, SkipSizes: true}
 	coldState, err := rs.build(ctx, r, v.Name, PhaseCold, cold)
 	vr.Builds = append(vr.Builds, summarize(PhaseCold, coldState))
 	if err != nil {
@@ -194,7 +194,7 @@ func (rs *Runs) variant(ctx context.Context, r *Run, v VariantSpec, salt string)
 	}
 
 	rebuild := ApplyChanges(v.Spec, r.Spec.Changes)
-	rebuild.CacheSalt = salt
+	rebuild.Options.CacheSalt = salt
 	reState, err := rs.build(ctx, r, v.Name, PhaseRebuild, rebuild)
 	if reState.Status == StatusSucceeded {
 		before, _ := rs.planner.Plan(cold)

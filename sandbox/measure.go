@@ -110,7 +110,7 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 // weighed before are not even sent.
 func (w *Worker) exportStage(ctx context.Context, dir, dfDir string, spec domain.Spec, policy *spb.Policy,
 	target, key string) (*sizes.Report, string, error) {
-	spec.NoCache = false
+	spec.Options.NoCache = false
 	opt, err := solveOpt(dir, dfDir, "Dockerfile", target, spec, policy,
 		"layerlab-"+key+"-"+filepath.Base(dir))
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // that cannot be salted is left as it is, and a warning says that this
 // build may reuse results other builds left on the worker.
 func (w *Worker) saltPolicy(p *plan, spec domain.Spec, emit func(domain.Event)) *spb.Policy {
-	if spec.CacheSalt == "" || p == nil {
+	if spec.Options.CacheSalt == "" || p == nil {
 		return nil
 	}
 	policy := &spb.Policy{}
@@ -24,7 +24,7 @@ func (w *Worker) saltPolicy(p *plan, spec domain.Spec, emit func(domain.Event)) 
 			continue
 		}
 		seen[st.Base] = true
-		salted, err := w.saltBase(st.Base, spec.CacheSalt)
+		salted, err := w.saltBase(st.Base, spec.Options.CacheSalt)
 		if err != nil {
 			emit(domain.Event{Type: domain.EventWarning, Warning: &domain.Warning{
 				Rule: "layerlab",

@@ -214,7 +214,7 @@ func solveOpt(dir, dfDir, filename, target string, spec domain.Spec, policy *spb
 	for k, v := range spec.BuildArgs {
 		attrs["build-arg:"+k] = v
 	}
-	if spec.NoCache {
+	if spec.Options.NoCache {
 		attrs["no-cache"] = ""
 	}
 	return client.SolveOpt{

@@ -48,7 +48,7 @@ func (w *cacheWorker) Build(ctx context.Context, _ string, spec domain.Spec,
 	emit func(domain.Event)) error {
 	w.mu.Lock()
 	w.specs = append(w.specs, spec)
-	wait := w.gate != nil && !spec.NoCache && !w.held
+	wait := w.gate != nil && !spec.Options.NoCache && !w.held
 	w.held = w.held || wait
 	w.mu.Unlock()
 	if wait {
@@ -70,7 +70,7 @@ func (w *cacheWorker) Build(ctx context.Context, _ string, spec domain.Spec,
 		}
 	}
 
-	key := spec.CacheSalt + "\x00" + stage.Base
+	key := spec.Options.CacheSalt + "\x00" + stage.Base
 	index := 1
 	step := func(text string, line domain.LineRange, id string) domain.Step {
 		return domain.Step{ID: id, Stage: stage.Name, Index: index, Total: total,
@@ -116,7 +116,7 @@ func (w *cacheWorker) run(ctx context.Context, emit func(domain.Event), s domain
 	key string, spec domain.Spec) error {
 	send := func(typ domain.EventType, s domain.Step) { emit(domain.Event{Type: typ, Step: &s}) }
 	w.mu.Lock()
-	cached := w.keys[key] && !spec.NoCache
+	cached := w.keys[key] && !spec.Options.NoCache
 	w.mu.Unlock()
 	if cached {
 		s.State, s.Cached = domain.StepCached, true
@@ -587,7 +587,7 @@ func TestCompareSendsChanges(t *testing.T) {
 	var got []build
 	for _, spec := range w.builds() {
 		_, extra := spec.Files["extra.txt"]
-		got = append(got, build{spec.NoCache, spec.BuildArgs["RELEASE"], spec.Target,
+		got = append(got, build{spec.Options.NoCache, spec.BuildArgs["RELEASE"], spec.Target,
 			string(spec.Files["notes.txt"]), string(spec.Files["Dockerfile"]), extra})
 	}
 	first := browser.Eval[string](t, b, prop(`[data-variant="arg-first"] `+
