@@ -800,3 +800,40 @@ func TestLabSizeCases(t *testing.T) {
 		})
 	}
 }
+
+// A long file scrolls inside the editor: its line numbers neither stretch
+// the editor past the text box nor drift from the lines as it scrolls.
+func TestLabEditorKeepsItsHeight(t *testing.T) {
+	w := &scriptedWorker{script: func(context.Context, emitter) error { return nil }}
+	_, b := startLab(t, w, "?example=copy-order&variant=deps-first")
+	var long strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&long, "RUN echo %d\n", i)
+	}
+	b.SetEditor(t, long.String())
+	got := browser.Eval[map[string]float64](t, b, `(() => {
+		const box = (css) => document.querySelector(css).getBoundingClientRect();
+		const ed = document.querySelector('`+tid("editor")+`');
+		ed.scrollTop = 2000;
+		ed.dispatchEvent(new Event('scroll'));
+		const line = Array.from(document.querySelectorAll('.gutter-line'))
+			.find((l) => l.getBoundingClientRect().top >= box('`+tid("editor")+`').top + 10);
+		return {
+			editor: box('`+tid("editor")+`').height,
+			body: box('.editor-body').height,
+			gutter: box('.gutter').height,
+			firstVisible: Number(line.textContent),
+			lineHeight: line.getBoundingClientRect().height,
+		};
+	})()`)
+	if got["body"] > got["editor"]+1 || got["gutter"] > got["editor"]+1 {
+		t.Errorf("editor %.0f px high, its body %.0f and its gutter %.0f: want them no taller",
+			got["editor"], got["body"], got["gutter"])
+	}
+	// Scrolled by 2000 px, the first line number in view is about the
+	// line 2000 px down.
+	if want := 2000 / got["lineHeight"]; got["firstVisible"] < want-2 || got["firstVisible"] > want+3 {
+		t.Errorf("first line number in view %v after scrolling 2000 px at %v px a line", got["firstVisible"],
+			got["lineHeight"])
+	}
+}
