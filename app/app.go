@@ -163,6 +163,12 @@ func (a *App) serveHTTP(ctx context.Context) error {
 	a.addr = ln.Addr()
 	go func() { a.served <- a.http.Serve(ln) }()
 	a.log.Info("serving", "addr", "http://"+a.addr.String(), "data", a.cfg.Data)
+	if tcp, ok := a.addr.(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		// RUN steps reach the host through the worker's bridge network, so
+		// a build can talk to anything listening beyond loopback.
+		a.log.Warn("serving beyond loopback: RUN steps of the builds can reach this server",
+			"addr", a.addr.String())
+	}
 	return nil
 }
 
