@@ -124,6 +124,15 @@ func TestBuildStepsAndEvents(t *testing.T) {
 	if !strings.Contains(f.Log(), "steps test") {
 		t.Errorf("log %q lacks the RUN's output", f.Log())
 	}
+	// Both stages start from busybox; BuildKit pulls it once, yet each
+	// stage shows its FROM on its own line, with the base's size.
+	for stage, line := range map[string]int{"build": 1, "stage-1": 6} {
+		from := f.Step(t, stage, "FROM busybox")
+		if from.Index != 1 || from.Line == nil || from.Line.Start != line || from.SizeBytes == nil ||
+			*from.SizeBytes == 0 || (from.State != domain.StepDone && from.State != domain.StepCached) {
+			t.Errorf("%s's FROM step %+v: want index 1 on line %d, finished, with the base's size", stage, from, line)
+		}
+	}
 
 	for i, e := range f.Events {
 		if e.Seq != int64(i+1) {

@@ -25,6 +25,11 @@ type plan struct {
 	// from maps a stage's progress name to its FROM line as written, which
 	// reads better than the resolved reference BuildKit names the step by.
 	from map[string]string
+	// source maps the progress name of a stage that starts from an image to
+	// the image and platform it pulls; stages with the same source share
+	// BuildKit's one FROM step. total is each stage's step count.
+	source map[string]string
+	total  map[string]int
 	// instrs lists each stage's instructions after FROM, for matching
 	// image history entries to lines.
 	instrs [][]instr
@@ -74,7 +79,8 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 		args[k] = v
 	}
 
-	p := &plan{steps: map[stepKey]domain.LineRange{}, from: map[string]string{}}
+	p := &plan{steps: map[stepKey]domain.LineRange{}, from: map[string]string{},
+		source: map[string]string{}, total: map[string]int{}}
 	byName := map[string]int{}
 	for i, st := range stages {
 		base := expandArgs(st.BaseName, args)
@@ -112,6 +118,7 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
 			p.from[progressName] = strings.Join(strings.Fields(st.SourceCode), " ")
+			p.source[progressName] = base + "\x00" + expandArgs(st.Platform, args)
 		}
 		for _, cmd := range st.Commands {
 			switch cmd.(type) {
@@ -121,6 +128,7 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 				p.steps[stepKey{progressName, index}] = lineRange(cmd.Location())
 			}
 		}
+		p.total[progressName] = index
 		if st.Name != "" {
 			byName[st.Name] = i
 		}
@@ -286,6 +294,26 @@ func (w *Worker) Plan(spec domain.Spec) (*domain.Plan, error) {
 		return nil, err
 	}
 	return &p.public, nil
+}
+
+// sharingFrom lists the other stages the build needs whose FROM pulls the
+// same image as stage's: BuildKit pulls it once, as one step named after one
+// of them.
+func (p *plan) sharingFrom(stage string) []string {
+	if p == nil {
+		return nil
+	}
+	src, ok := p.source[stage]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, st := range p.stages {
+		if st.Name != stage && !st.Skipped && p.source[st.Name] == src {
+			out = append(out, st.Name)
+		}
+	}
+	return out
 }
 
 // fromText returns a stage's FROM line as written.

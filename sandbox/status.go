@@ -27,6 +27,9 @@ type translator struct {
 	emit  func(domain.Event)
 	steps map[string]*trackedStep
 	order []string
+	// copies maps a FROM step shared by several stages to its copies in the
+	// stages BuildKit did not name it after.
+	copies map[string][]*trackedStep
 	done  int
 	total int
 
@@ -40,7 +43,8 @@ type trackedStep struct {
 }
 
 func newTranslator(p *plan, emit func(domain.Event)) *translator {
-	return &translator{plan: p, emit: emit, steps: map[string]*trackedStep{}}
+	return &translator{plan: p, emit: emit, steps: map[string]*trackedStep{},
+		copies: map[string][]*trackedStep{}}
 }
 
 // stepName matches BuildKit's names for Dockerfile steps: "[builder 2/4] RUN
@@ -74,6 +78,7 @@ func (t *translator) vertex(v *client.Vertex) {
 		if !st.Internal {
 			t.total++
 		}
+		t.shareFrom(st)
 	}
 	if st.State == domain.StepDone || st.State == domain.StepCached || st.State == domain.StepFailed {
 		return
@@ -138,6 +143,49 @@ func (t *translator) emitStep(typ domain.EventType, st *trackedStep) {
 	if !st.Internal && typ != domain.EventStepStarted {
 		t.done++
 	}
+	for _, c := range t.copies[st.ID] {
+		c.State, c.Cached, c.Error = st.State, st.Cached, st.Error
+		c.StartedAt, c.CompletedAt, c.DurationMs = st.StartedAt, st.CompletedAt, st.DurationMs
+		step := c.Step
+		t.emit(domain.Event{Type: typ, Step: &step})
+	}
+}
+
+// shareFrom gives a FROM step a copy in every other stage that starts from
+// the same image: BuildKit merges their identical pulls into one step, named
+// after one stage, and the others would show no start. The copies follow
+// the step's state; they are not counted in the progress, which is the
+// worker's.
+func (t *translator) shareFrom(st *trackedStep) {
+	if st.Internal || st.Index != 1 || !strings.HasPrefix(st.Instruction, "FROM") {
+		return
+	}
+	for _, stage := range t.plan.sharingFrom(st.Stage) {
+		if t.hasFrom(stage) {
+			continue
+		}
+		c := &trackedStep{Step: st.Step}
+		c.ID = st.ID + "/" + stage
+		c.Stage = stage
+		c.Total = t.plan.total[stage]
+		c.Line = t.plan.line(stage, 1)
+		if text, ok := t.plan.fromText(stage); ok {
+			c.Instruction = text
+		}
+		t.steps[c.ID] = c
+		t.order = append(t.order, c.ID)
+		t.copies[st.ID] = append(t.copies[st.ID], c)
+	}
+}
+
+// hasFrom reports whether the stage's FROM step is known already.
+func (t *translator) hasFrom(stage string) bool {
+	for _, st := range t.steps {
+		if st.Stage == stage && st.Index == 1 && !st.Internal {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *translator) log(l *client.VertexLog) {

@@ -95,3 +95,40 @@ func TestTranslatorLogCap(t *testing.T) {
 		t.Errorf("kept %d bytes of log, last chunk ends %q", total, last.Log.Data[len(last.Log.Data)-60:])
 	}
 }
+
+// Two stages that start from the same image share BuildKit's one FROM step;
+// the stage it is not named after gets a copy that follows it.
+func TestTranslatorSharedFrom(t *testing.T) {
+	df := "FROM busybox AS a\nRUN x\nFROM busybox AS b\nCOPY --from=a /x /x\n" +
+		"FROM --platform=linux/arm64 busybox AS other\nRUN z\n"
+	p, err := readPlan([]byte(df), "b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []domain.Event
+	tr := newTranslator(p, func(e domain.Event) { events = append(events, e) })
+	t0 := time.Now()
+	from := &client.Vertex{Digest: digest.FromString("from"), Name: "[a 1/2] FROM docker.io/library/busybox:latest"}
+	tr.apply(&client.SolveStatus{Vertexes: []*client.Vertex{from}})
+	done := *from
+	done.Started, done.Completed, done.Cached = &t0, &t0, true
+	tr.apply(&client.SolveStatus{Vertexes: []*client.Vertex{&done}})
+
+	var steps []domain.Step
+	for _, e := range events {
+		if e.Type == domain.EventStepCached {
+			steps = append(steps, *e.Step)
+		}
+		if e.Type == domain.EventProgress && e.Progress.Total != 1 {
+			t.Errorf("progress %+v: the copy must not count", e.Progress)
+		}
+	}
+	if len(steps) != 2 {
+		t.Fatalf("cached steps %+v, want a's FROM and b's copy (the arm64 stage is not needed)", steps)
+	}
+	b := steps[1]
+	if b.Stage != "b" || b.Index != 1 || b.Total != 2 || b.Line == nil || b.Line.Start != 3 ||
+		b.Instruction != "FROM busybox AS b" || !b.Cached || b.ID == steps[0].ID {
+		t.Errorf("b's FROM %+v", b)
+	}
+}
