@@ -99,8 +99,9 @@ func (w *Worker) measure(ctx context.Context, dir string, spec domain.Spec, p *p
 	report := imageReport(p, final, reports[final], sizesOut)
 	report.MeasureMs = time.Since(start).Milliseconds()
 	emit(domain.Event{Type: domain.EventImage, Image: &report})
+	entries, bytes := w.layers.Size()
 	w.log.Debug("images measured", "stages", len(reports), "duration_ms", time.Since(start).Milliseconds(),
-		"cached_layers", w.layers.Len())
+		"cached_layers", w.layers.Len(), "cached_entries", entries, "cached_bytes", bytes)
 	return nil
 }
 

@@ -166,6 +166,10 @@ func TestCacheStaysWithinItsBound(t *testing.T) {
 	if cache.Len() != 2 {
 		t.Errorf("cache holds %d layers, want 2", cache.Len())
 	}
+	// /app/server.js, /app/model.bin and the whiteout of /var/log/boot.log.
+	if entries, bytes := cache.Size(); entries != 3 || bytes != 3*32+14+14+17 {
+		t.Errorf("cache holds %d entries in %d bytes, want 3 in %d", entries, bytes, 3*32+14+14+17)
+	}
 }
 
 type member struct {
