@@ -30,8 +30,8 @@ type translator struct {
 	// copies maps a FROM step shared by several stages to its copies in the
 	// stages BuildKit did not name it after.
 	copies map[string][]*trackedStep
-	done  int
-	total int
+	done   int
+	total  int
 
 	buildLog int
 }
