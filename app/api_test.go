@@ -473,3 +473,32 @@ func TestQueueAndCancel(t *testing.T) {
 		requireError(t, f, "cancelled", 0, "cancelled")
 	}
 }
+
+// The worker itself fetches ADD URLs, git repositories and base images, from
+// the server's own network; those aimed where no name lookup is needed
+// (loopback, IP addresses) are refused, on their line, and the server's own
+// address is never fetched.
+func TestWorkerFetchesStayOffTheServersNetwork(t *testing.T) {
+	c := labtest.NewClient(t)
+	addr := labtest.App(t).Addr().String()
+	cases := []struct {
+		name, dockerfile string
+		line             int
+		text             string
+	}{
+		{"ADD of a URL", "FROM busybox\nADD http://" + addr + "/healthz /h\nRUN cat /h\n", 2, "does not fetch http://" + addr},
+		{"ADD of a git repository", "FROM busybox\nADD git@" + addr + ":repo.git /src\n", 2, "does not fetch git://"},
+		{"registry by IP address", "FROM busybox AS a\nFROM " + addr + "/tools:1\nCOPY --from=a /bin/sh /sh\n", 2, "does not pull " + addr + "/tools:1"},
+		{"registry on localhost", "FROM localhost:5000/tools\n", 1, "does not pull localhost:5000/tools:latest"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": tc.dockerfile}})
+			requireStatus(t, f, domain.StatusFailed)
+			requireError(t, f, "dockerfile", tc.line, tc.text)
+			if strings.Contains(f.Log(), `"status"`) {
+				t.Errorf("the build read the server's health: %q", f.Log())
+			}
+		})
+	}
+}

@@ -43,12 +43,19 @@ func describeFailure(err error, tr *translator) error {
 		return &domain.BuildError{Kind: "worker", Message: "the BuildKit worker cannot be reached: " + cleanError(err.Error())}
 	}
 	be := &domain.BuildError{Kind: "dockerfile", Message: cleanError(err.Error()), Line: sourceLine(err)}
+	if denied := describeDenied(be.Message, tr.plan); denied != nil {
+		if denied.Line == nil {
+			denied.Line = be.Line
+		}
+		return denied
+	}
 
 	if m := missingSource.FindStringSubmatch(be.Message); m != nil {
 		be.Kind = "image"
 		cause := be.Message[strings.LastIndex(be.Message, ": ")+2:]
-		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror, and pulling it "+
-			"from its registry failed (%s); add it with `layerlab images import`", m[1], cause)
+		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror, and its registry did "+
+			"not provide it (%s): the registry may be out of this server's reach, or the image may not "+
+			"exist; add it with `layerlab images import`", m[1], cause)
 		return be
 	}
 	if step := tr.failedStep(be.Message); step != nil && !step.Internal {

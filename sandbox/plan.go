@@ -316,6 +316,37 @@ func (p *plan) sharingFrom(stage string) []string {
 	return out
 }
 
+// lineOfBase returns the FROM line of the first stage whose base image is
+// ref, spelled as BuildKit spells it.
+func (p *plan) lineOfBase(ref string) *domain.LineRange {
+	if p == nil {
+		return nil
+	}
+	for _, st := range p.stages {
+		if n, err := normalize(st.Base); err == nil && n == ref {
+			r := st.Line
+			return &r
+		}
+	}
+	return nil
+}
+
+// lineNaming returns the lines of the first instruction whose text holds s.
+func (p *plan) lineNaming(s string) *domain.LineRange {
+	if p == nil || s == "" {
+		return nil
+	}
+	for i := range p.stages {
+		for _, in := range p.instrs[i] {
+			if strings.Contains(in.text, s) {
+				r := in.line
+				return &r
+			}
+		}
+	}
+	return nil
+}
+
 // fromText returns a stage's FROM line as written.
 func (p *plan) fromText(stage string) (string, bool) {
 	if p == nil {

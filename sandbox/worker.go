@@ -220,7 +220,7 @@ func solveOpt(dir, dfDir, filename, target string, spec domain.Spec, policy *spb
 	return client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		SourcePolicy:  policy,
+		SourcePolicy:  withGuard(policy),
 		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
 		// A key of its own makes the worker copy every file of this context
 		// afresh. With a shared key it keeps files whose size and mtime match
