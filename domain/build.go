@@ -123,8 +123,8 @@ type Warning struct {
 type BuildError struct {
 	// Kind sorts failures: "input" (rejected before building), "dockerfile"
 	// (the frontend could not read it), "step" (an instruction failed),
-	// "worker" (the worker went away), "limit" (a time or size limit) or
-	// "internal".
+	// "image" (a base image could not be had), "worker" (the worker went
+	// away), "limit" (a time or size limit), "cancelled" or "internal".
 	Kind    string     `json:"kind"`
 	Message string     `json:"message"`
 	Line    *LineRange `json:"line,omitempty"`
@@ -132,3 +132,14 @@ type BuildError struct {
 }
 
 func (e *BuildError) Error() string { return e.Message }
+
+// OfTheBuild reports whether the failure came from what was built (the
+// Dockerfile, a step, a base image, a limit) rather than from the worker,
+// a cancel or layerlab itself.
+func (e *BuildError) OfTheBuild() bool {
+	switch e.Kind {
+	case "dockerfile", "step", "image", "limit":
+		return true
+	}
+	return false
+}

@@ -163,6 +163,13 @@ func (r *Runner) Cancel(id string) bool {
 	return true
 }
 
+// QueueFull reports whether a build submitted now would be refused.
+func (r *Runner) QueueFull() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiting) >= r.cfg.MaxQueued
+}
+
 // enqueue stores b and gives it a slot, or a place in the queue with its
 // position announced.
 func (r *Runner) enqueue(b *Build) error {

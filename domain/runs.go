@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // A scenario run builds each variant cold, applies the changes, and builds
@@ -83,11 +84,22 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 	if len(spec.Variants) > 4 {
 		return nil, inputErrorf("a run has at most 4 variants, got %d", len(spec.Variants))
 	}
+	if len(spec.Changes) == 0 {
+		return nil, inputErrorf("a scenario needs at least one change")
+	}
+	for i, c := range spec.Changes {
+		if err := checkChange(c); err != nil {
+			return nil, inputErrorf("change %d: %v", i+1, err)
+		}
+	}
 	names := map[string]bool{}
 	for i, v := range spec.Variants {
 		if v.Name == "" {
 			v.Name = fmt.Sprintf("variant %d", i+1)
 			spec.Variants[i].Name = v.Name
+		}
+		if err := checkVariantName(v.Name); err != nil {
+			return nil, inputErrorf("variant %d: %v", i+1, err)
 		}
 		if names[v.Name] {
 			return nil, inputErrorf("two variants are named %q", v.Name)
@@ -97,10 +109,26 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 		if err != nil {
 			return nil, inputErrorf("variant %s: %v", v.Name, err)
 		}
+		// Each delete must find its file, as the changes before it left
+		// the context.
+		have := maps.Clone(cold.Files)
+		for j, c := range spec.Changes {
+			if _, ok := have[c.Delete]; c.Delete != "" && !ok {
+				return nil, inputErrorf("change %d deletes %s, which variant %s does not have by then",
+					j+1, c.Delete, v.Name)
+			}
+			delete(have, c.Delete)
+			if c.Path != "" {
+				have[c.Path] = nil
+			}
+		}
 		if _, err := rs.runner.Limits().Validate(ApplyChanges(cold, spec.Changes)); err != nil {
 			return nil, inputErrorf("variant %s after the changes: %v", v.Name, err)
 		}
 		spec.Variants[i].Spec = cold
+	}
+	if rs.runner.QueueFull() {
+		return nil, ErrQueueFull
 	}
 
 	r := &Run{ID: newID(), Spec: spec, CreatedAt: time.Now().UTC(), Events: NewEventLog()}
@@ -174,12 +202,63 @@ func (rs *Runs) run(ctx context.Context, r *Run) {
 		if err != nil {
 			var be *BuildError
 			if !errors.As(err, &be) {
-				be = &BuildError{Kind: "internal", Message: err.Error()}
+				be = &BuildError{Kind: "internal", Message: fmt.Sprintf("%s: %v", v.Name, err)}
 			}
-			result = Result{Status: StatusFailed, Error: be}
-			return
+			if result.Error == nil {
+				result = Result{Status: StatusFailed, Error: be}
+			}
+			// A Dockerfile that fails is an outcome to compare, maybe the
+			// lesson itself; the other variants still run. A worker that
+			// fails, a cancel or a shutdown ends the run.
+			if !be.OfTheBuild() || ctx.Err() != nil {
+				return
+			}
 		}
 	}
+}
+
+// checkChange refuses a change that does nothing or more than one thing.
+func checkChange(c Change) error {
+	did := 0
+	if c.Path != "" || c.Content != nil {
+		if c.Path == "" {
+			return errors.New("content without a path")
+		}
+		if c.Content == nil {
+			return fmt.Errorf("path %s without content (to delete it, use delete)", c.Path)
+		}
+		did++
+	}
+	if c.Delete != "" {
+		did++
+	}
+	if c.BuildArgs != nil {
+		did++
+	}
+	if c.Target != nil {
+		did++
+	}
+	switch did {
+	case 0:
+		return errors.New("it changes nothing: give path and content, delete, buildArgs or target")
+	case 1:
+		return nil
+	}
+	return errors.New("it does more than one thing: give one of path and content, delete, buildArgs " +
+		"or target per change")
+}
+
+// checkVariantName refuses names a page could not show on one line.
+func checkVariantName(name string) error {
+	if len(name) > 64 {
+		return fmt.Errorf("its name has %d bytes, at most 64 are allowed", len(name))
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("its name %q has a control or invisible character", name)
+		}
+	}
+	return nil
 }
 
 // variant runs the cold build and the rebuild of one variant.

@@ -709,7 +709,9 @@
 			const name = run.names.find((n) => result.error.message.startsWith(`${n}, `));
 			const message = name ?
 				title(name) + result.error.message.slice(name.length) : result.error.message;
-			showFailure('The run failed', message);
+			// Other variants may have built: the failure is then one
+			// outcome among the figures, not the end of the run.
+			showFailure(run.columns.size > 0 ? 'Not every variant built' : 'The run failed', message);
 		}
 		// With no variant done there are no figures to show.
 		els.results.hidden = run.columns.size === 0;
