@@ -84,9 +84,6 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 	if len(spec.Variants) > 4 {
 		return nil, inputErrorf("a run has at most 4 variants, got %d", len(spec.Variants))
 	}
-	if len(spec.Changes) == 0 {
-		return nil, inputErrorf("a scenario needs at least one change")
-	}
 	for i, c := range spec.Changes {
 		if err := checkChange(c); err != nil {
 			return nil, inputErrorf("change %d: %v", i+1, err)

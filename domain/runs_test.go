@@ -64,7 +64,6 @@ func TestRunsRefuseBadScenarios(t *testing.T) {
 		changes  []Change
 		want     string
 	}{
-		{"no change", []VariantSpec{variant("a", "FROM x")}, nil, "at least one change"},
 		{"empty change", []VariantSpec{variant("a", "FROM x")}, []Change{{}}, "change 1: it changes nothing"},
 		{"two things at once", []VariantSpec{variant("a", "FROM x")},
 			[]Change{edit, {Path: "a.txt", Content: &text, Delete: "a.txt"}}, "change 2: it does more than one thing"},
