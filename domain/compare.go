@@ -168,14 +168,16 @@ type tableRow struct {
 	CompareRow
 }
 
-// add puts a variant's steps into the rows. A step goes into the row of the
-// same instruction in the same stage (an instruction seen twice in a stage
-// has a row per occurrence). Failing that it goes into a row of the same
-// instruction after the variant's previous step, so that the steps of a
-// single-stage build line up with the same steps of a multi-stage one whose
-// stages have other names. Failing that it gets a new row, right after the
-// row of the variant's previous step, so that every variant's steps read in
-// order.
+// add puts a variant's steps into the rows, always below the row of the
+// variant's previous step, so that every variant's steps read in order. A
+// step goes into the first such row of the same instruction in the same
+// stage (an instruction seen twice in a stage has a row per occurrence).
+// Failing that it goes into the first such row of the same instruction, so
+// that the steps of a single-stage build line up with the same steps of a
+// multi-stage one whose stages have other names. Failing that it gets a new
+// row, right below the variant's previous step. Variants that order their
+// steps differently (COPY . . before or after the install) thus get a row
+// each for the step they place differently.
 func (t *rowTable) add(vi int, steps []Step) {
 	seen := map[string]int{}
 	prev := -1
@@ -198,8 +200,10 @@ func (t *rowTable) add(vi int, steps []Step) {
 
 // find returns the row a step of variant vi goes into, or -1 for a new one.
 func (t *rowTable) find(vi int, key, instruction string, prev int) int {
-	for i, r := range t.rows {
-		if r.key == key && r.Cells[vi] == nil {
+	// Only rows below the variant's previous step: a row above it would
+	// show this variant's steps out of order.
+	for i := prev + 1; i < len(t.rows); i++ {
+		if r := t.rows[i]; r.key == key && r.Cells[vi] == nil {
 			return i
 		}
 	}

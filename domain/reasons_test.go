@@ -199,8 +199,25 @@ func TestCompare(t *testing.T) {
 	if broken.Complete || broken.Delta != nil {
 		t.Errorf("failed variant's column %+v: want incomplete, no delta", broken)
 	}
-	if len(cmp.Rows) != 3 {
-		t.Fatalf("%d rows, want COPY . ., RUN x and COPY deps .", len(cmp.Rows))
+	// bad: COPY . ., RUN x; good: COPY deps ., RUN x, COPY . . — good's
+	// COPY . . comes after RUN x, so it gets a row of its own below.
+	var order []string
+	for _, r := range cmp.Rows {
+		order = append(order, r.Instruction)
+	}
+	if got := strings.Join(order, " | "); got != "COPY deps . | COPY . . | RUN x | COPY . ." {
+		t.Fatalf("rows %s", got)
+	}
+	for vi := range 2 {
+		last := -1
+		for i, r := range cmp.Rows {
+			if r.Cells[vi] != nil {
+				if i < last {
+					t.Errorf("column %d reads out of order", vi)
+				}
+				last = i
+			}
+		}
 	}
 	for _, r := range cmp.Rows {
 		if r.Instruction == "COPY deps ." && (r.Cells[0] != nil || r.Cells[1] == nil) {
