@@ -109,6 +109,14 @@ func TestCaseSkippedStages(t *testing.T) {
 			t.Errorf("stage %s skipped = %v, want %v", st.Name, st.Skipped, want[st.Name])
 		}
 	}
+	// final is built FROM base, so base ships inside it: nothing was kept
+	// out, and the sizes come in Dockerfile order.
+	if img := ok.State.Image; img == nil || len(img.KeptOut) != 0 || img.SavedBytes != 0 {
+		t.Errorf("image report %+v: want nothing kept out", img)
+	}
+	if len(ok.State.Sizes) != 2 || ok.State.Sizes[0].Name != "base" || ok.State.Sizes[1].Name != "final" {
+		t.Errorf("sizes %+v, want base then final", ok.State.Sizes)
+	}
 
 	lint := c.Build(t, labtest.Request{Files: files, Target: "lint"})
 	requireStatus(t, lint, domain.StatusFailed)

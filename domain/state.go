@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // BuildState is what a build's events add up to: the view GET /api/builds/{id}
 // answers with. It is rebuilt from the event log, so a replay and a live
@@ -62,7 +65,18 @@ func (s *BuildState) putStep(step Step) {
 // whose layers it weighed, matched by stage and line; the FROM step gets the
 // base's share.
 func (s *BuildState) applySize(size StageSize) {
-	s.Sizes = append(s.Sizes, size)
+	// Sizes arrive as stages finish measuring; they are kept in Dockerfile
+	// order.
+	at := len(s.Sizes)
+	if order := s.stageOrder(size.Name); order >= 0 {
+		for i, have := range s.Sizes {
+			if s.stageOrder(have.Name) > order {
+				at = i
+				break
+			}
+		}
+	}
+	s.Sizes = slices.Insert(s.Sizes, at, size)
 	for i := range s.Stages {
 		if s.Stages[i].Name == size.Name {
 			s.Stages[i].SizeBytes = &size.SizeBytes
@@ -82,4 +96,14 @@ func (s *BuildState) applySize(size StageSize) {
 			}
 		}
 	}
+}
+
+// stageOrder is the place of the named stage in the Dockerfile, or -1.
+func (s *BuildState) stageOrder(name string) int {
+	for i, st := range s.Stages {
+		if st.Name == name {
+			return i
+		}
+	}
+	return -1
 }

@@ -255,9 +255,15 @@ func imageReport(p *plan, final int, rep *sizes.Report, stages []domain.StageSiz
 	for _, f := range rep.WastedFiles {
 		out.WastedFiles = append(out.WastedFiles, domain.WastedFile{Path: f.Path, WastedBytes: f.WastedSize, Layers: f.Layers})
 	}
+	// The final stage and the stages it is built FROM ship; the rest were
+	// built and left out.
+	shipped := map[string]bool{}
+	for i := final; i >= 0; i = p.parent[i] {
+		shipped[p.stages[i].Name] = true
+	}
 	biggest := rep.Size
 	for _, s := range stages {
-		if s.Name == out.Stage {
+		if shipped[s.Name] {
 			continue
 		}
 		kept := s
