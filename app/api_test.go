@@ -502,3 +502,26 @@ func TestWorkerFetchesStayOffTheServersNetwork(t *testing.T) {
 		})
 	}
 }
+
+// A build past its time limit fails with kind limit, naming the steps it cut.
+func TestBuildTimeLimitNamesRunningSteps(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Start(ctx, app.Config{
+		Addr:         "127.0.0.1:0",
+		Data:         t.TempDir(),
+		BuildkitAddr: "unix://" + filepath.Join(labtest.App(t).DataDir(), "buildkit", "buildkitd.sock"),
+		BuildTimeout: 3 * time.Second,
+	}, labtest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := &labtest.Client{Base: a.URL()}
+	f := c.Build(t, labtest.Request{Files: map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo " + strconv.FormatInt(time.Now().UnixNano(), 10) + " && sleep 30\n"}})
+	requireStatus(t, f, domain.StatusFailed)
+	requireError(t, f, "limit", 0, "the build ran longer than the 3s limit; still running: RUN echo")
+}

@@ -261,11 +261,15 @@ func (t *translator) failedStep(solveErr string) *domain.Step {
 	return first
 }
 
-// running lists the Dockerfile steps still running, for a timeout message.
+// running lists the Dockerfile steps still running, for a timeout message:
+// also those the worker already reports failed because the deadline
+// cancelled them.
 func (t *translator) running() []string {
 	var out []string
 	for _, id := range t.order {
-		if st := t.steps[id]; st.State == domain.StepRunning && !st.Internal {
+		st := t.steps[id]
+		cut := st.State == domain.StepFailed && strings.Contains(st.Error, "context canceled")
+		if (st.State == domain.StepRunning || cut) && !st.Internal {
 			where := ""
 			if st.Line != nil {
 				where = fmt.Sprintf(" (line %d)", st.Line.Start)
