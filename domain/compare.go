@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"math"
 	"slices"
 	"strconv"
 )
@@ -128,7 +129,7 @@ func Compare(variants []VariantResult) Comparison {
 				col.RebuildMs = b.DurationMs
 				col.StepsRerun, col.StepsTotal = b.StepsRun, b.StepsTotal
 				if b.StepsTotal > 0 {
-					col.HitRatio = float64(b.StepsTotal-b.StepsRun) / float64(b.StepsTotal)
+					col.HitRatio = ratio(float64(b.StepsTotal-b.StepsRun) / float64(b.StepsTotal))
 				}
 				if b.Image != nil {
 					col.SizeBytes, col.CompressedBytes = b.Image.SizeBytes, b.Image.CompressedBytes
@@ -145,7 +146,7 @@ func Compare(variants []VariantResult) Comparison {
 				ColdMs:          col.ColdMs - first.ColdMs,
 				RebuildMs:       col.RebuildMs - first.RebuildMs,
 				StepsRerun:      col.StepsRerun - first.StepsRerun,
-				HitRatio:        col.HitRatio - first.HitRatio,
+				HitRatio:        ratio(col.HitRatio - first.HitRatio),
 			}
 		}
 		cmp.Columns = append(cmp.Columns, col)
@@ -155,6 +156,9 @@ func Compare(variants []VariantResult) Comparison {
 	}
 	return cmp
 }
+
+// ratio rounds a ratio to four places, so that 0.8 - 0.5 reads 0.3.
+func ratio(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // rowTable lines the variants' steps up, one row per instruction.
 type rowTable struct {

@@ -58,9 +58,14 @@ type Runs struct {
 	planner Planner
 	log     *slog.Logger
 
-	mu   sync.Mutex
-	runs map[string]*Run
+	mu    sync.Mutex
+	runs  map[string]*Run
+	order []string // ids, oldest first
 }
+
+// keepRuns is how many runs stay in memory; older finished ones are
+// forgotten, as builds are.
+const keepRuns = 100
 
 // Run is one submitted scenario.
 type Run struct {
@@ -132,6 +137,15 @@ func (rs *Runs) Submit(spec RunSpec) (*Run, error) {
 	r.Events.Append(Event{Type: EventStatus, Status: StatusQueued})
 	rs.mu.Lock()
 	rs.runs[r.ID] = r
+	rs.order = append(rs.order, r.ID)
+	for len(rs.order) > keepRuns {
+		oldest := rs.runs[rs.order[0]]
+		if _, done, _ := oldest.Events.After(int64(oldest.Events.Len())); !done {
+			break
+		}
+		delete(rs.runs, rs.order[0])
+		rs.order = rs.order[1:]
+	}
 	rs.mu.Unlock()
 
 	rs.runner.Go(func(ctx context.Context) { rs.run(ctx, r) })
