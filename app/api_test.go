@@ -92,6 +92,14 @@ func TestBuildReportsFailures(t *testing.T) {
 		{"RUN exits non-zero", "FROM busybox\nRUN echo ok\nRUN exit 3\n", "", "step", 3, "exit code: 3"},
 		{"unknown target", "FROM busybox AS a\nRUN true\n", "nope", "dockerfile", 0, `"nope"`},
 		{"missing image", "FROM layerlab-no-such-image:1\n", "", "image", 1, "layerlab-no-such-image"},
+		{"COPY --from of no stage", "FROM busybox AS build\nRUN true\nFROM busybox\nCOPY --from=biuld /x /x\n", "",
+			"dockerfile", 4, "COPY --from=biuld names no stage of this Dockerfile (its stages: build, stage-1)"},
+		{"FROM a later stage", "FROM b AS a\nRUN true\nFROM busybox AS b\n", "a",
+			"dockerfile", 1, "FROM b names stage b, which comes later"},
+		{"COPY --from of a stage index past the end", "FROM busybox\nCOPY --from=5 /x /x\n", "",
+			"dockerfile", 2, "invalid stage index 5"},
+		{"RUN on the host's network", "FROM busybox\nRUN --network=host true\n", "",
+			"dockerfile", 2, "--network=host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

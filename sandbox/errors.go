@@ -30,6 +30,9 @@ func cleanError(msg string) string {
 	}
 	// BuildKit names a missing COPY source by its internal cache refs.
 	msg = checksumRef.ReplaceAllString(msg, `"$1" is not in the build context`)
+	if strings.Contains(msg, "network.host is not allowed") {
+		msg = "RUN --network=host is not allowed: RUN steps get a network of their own, never the host's"
+	}
 	if msg == "file with no instructions" {
 		msg = "the Dockerfile has no instructions, only blank lines or comments"
 	}
@@ -56,7 +59,16 @@ func describeFailure(err error, tr *translator) error {
 		be.Message = fmt.Sprintf("base image %s is not in layerlab's image mirror, and its registry did "+
 			"not provide it (%s): the registry may be out of this server's reach, or the image may not "+
 			"exist; add it with `layerlab images import`", m[1], cause)
+		if hint := tr.plan.stageMeant(m[1]); hint != nil {
+			be.Kind, be.Line = "dockerfile", hint.line
+			be.Message = hint.text + ", so it was taken as an image: " + be.Message
+		} else if be.Line == nil {
+			be.Line = tr.plan.lineOfBase(m[1])
+		}
 		return be
+	}
+	if be.Line == nil {
+		be.Line = lineOfRefusal(be.Message, tr.plan)
 	}
 	if step := tr.failedStep(be.Message); step != nil && !step.Internal {
 		be.Kind = "step"
@@ -87,3 +99,17 @@ func sourceLine(err error) *domain.LineRange {
 
 // cleanErr is cleanError for an error value.
 func cleanErr(err error) error { return errors.New(cleanError(err.Error())) }
+
+var stageIndex = regexp.MustCompile(`invalid stage index (\d+)`)
+
+// lineOfRefusal finds the line of an instruction the frontend refused
+// without naming its line.
+func lineOfRefusal(msg string, p *plan) *domain.LineRange {
+	if m := stageIndex.FindStringSubmatch(msg); m != nil {
+		return p.lineNaming("--from=" + m[1])
+	}
+	if strings.HasPrefix(msg, "RUN --network=host is not allowed") {
+		return p.lineNaming("--network=host")
+	}
+	return nil
+}

@@ -331,6 +331,58 @@ func (p *plan) lineOfBase(ref string) *domain.LineRange {
 	return nil
 }
 
+var copyFrom = regexp.MustCompile(`(?i)--from=(\S+)`)
+
+// stageHint says which instruction named an image that was likely meant as
+// a stage.
+type stageHint struct {
+	text string
+	line *domain.LineRange
+}
+
+// stageMeant looks for what made the frontend pull ref where the person
+// probably meant a stage: a COPY --from or a FROM naming something that is
+// no stage above it. It returns nil when ref is a base named as an image.
+func (p *plan) stageMeant(ref string) *stageHint {
+	if p == nil {
+		return nil
+	}
+	names := map[string]int{}
+	for i, st := range p.stages {
+		names[st.Name] = i
+	}
+	for i, st := range p.stages {
+		if n, err := normalize(st.Base); err == nil && n == ref {
+			if j, ok := names[strings.ToLower(st.Base)]; ok && j >= i {
+				r := st.Line
+				return &stageHint{fmt.Sprintf("FROM %s names stage %s, which comes later: a stage can "+
+					"build only on stages above it", st.Base, st.Base), &r}
+			}
+			return nil
+		}
+		for _, in := range p.instrs[i] {
+			m := copyFrom.FindStringSubmatch(in.text)
+			if m == nil || in.keyword != "COPY" {
+				continue
+			}
+			if n, err := normalize(m[1]); err == nil && n == ref {
+				r := in.line
+				return &stageHint{fmt.Sprintf("COPY --from=%s names no stage of this Dockerfile "+
+					"(its stages: %s)", m[1], strings.Join(p.stageNames(), ", ")), &r}
+			}
+		}
+	}
+	return nil
+}
+
+func (p *plan) stageNames() []string {
+	var out []string
+	for _, st := range p.stages {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
 // lineNaming returns the lines of the first instruction whose text holds s.
 func (p *plan) lineNaming(s string) *domain.LineRange {
 	if p == nil || s == "" {
