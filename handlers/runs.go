@@ -54,6 +54,9 @@ func (s *Server) runGet(c echo.Context) error {
 }
 
 func (s *Server) runEvents(c echo.Context) error {
+	if err := checkUpgrade(c); err != nil {
+		return err
+	}
 	r, ok := s.Runs.Get(c.Param("id"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no run with that id")

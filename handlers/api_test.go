@@ -1,0 +1,222 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/layerlab/layerlab/domain"
+	"github.com/layerlab/layerlab/handlers"
+)
+
+// okWorker succeeds at once without emitting anything.
+type okWorker struct{}
+
+func (okWorker) Build(context.Context, string, domain.Spec, func(domain.Event)) error { return nil }
+
+// apiServer serves the API on a loopback test server with the given worker
+// and limits.
+func apiServer(t *testing.T, worker domain.Worker, limits domain.Limits) *httptest.Server {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	runner := domain.NewRunner(worker, domain.RunnerConfig{Limits: limits}, log)
+	e, srv := handlers.New(handlers.Deps{
+		Runner: runner,
+		Runs:   domain.NewRuns(runner, nil, log),
+		Health: func(context.Context) domain.WorkerHealth { return domain.WorkerHealth{} },
+		Log:    log,
+	})
+	ts := httptest.NewServer(e)
+	t.Cleanup(func() {
+		ts.Close()
+		srv.CloseStreams()
+		runner.Close()
+	})
+	return ts
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error string `json:"error"`
+	ID    string `json:"id"`
+}
+
+// readError decodes an error answer and checks that it carries an id.
+func readError(t *testing.T, res *http.Response) apiError {
+	t.Helper()
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	var e apiError
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", body, err)
+	}
+	if e.Error == "" || e.ID == "" {
+		t.Fatalf("error body %q lacks a message or an id", body)
+	}
+	return e
+}
+
+func do(t *testing.T, method, url, contentType string, body io.Reader) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// submit starts a build of a one-line Dockerfile and returns its id.
+func submit(t *testing.T, ts *httptest.Server) string {
+	t.Helper()
+	res := do(t, http.MethodPost, ts.URL+"/api/builds", "application/json",
+		strings.NewReader(`{"files": {"Dockerfile": "FROM busybox\n"}}`))
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/builds: status %d", res.StatusCode)
+	}
+	var created struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil {
+		t.Fatal(err)
+	}
+	return created.ID
+}
+
+// submitRun starts a run of one variant and returns its id.
+func submitRun(t *testing.T, ts *httptest.Server) string {
+	t.Helper()
+	res := do(t, http.MethodPost, ts.URL+"/api/runs", "application/json",
+		strings.NewReader(`{"variants": [{"files": {"Dockerfile": "FROM busybox\n"}}]}`))
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/runs: status %d", res.StatusCode)
+	}
+	var created struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil {
+		t.Fatal(err)
+	}
+	return created.ID
+}
+
+// waitStatus polls GET url until the status is final.
+func waitStatus(t *testing.T, url string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		res := do(t, http.MethodGet, url, "", nil)
+		var state struct{ Status string }
+		err := json.NewDecoder(res.Body).Decode(&state)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state.Status == "succeeded" || state.Status == "failed" {
+			return state.Status
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s did not finish", url)
+	return ""
+}
+
+func wsURL(ts *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + path
+}
+
+func TestEventsOrigin(t *testing.T) {
+	ts := apiServer(t, noWorker{}, domain.Limits{})
+	build := submit(t, ts)
+	run := submitRun(t, ts)
+	host := strings.TrimPrefix(ts.URL, "http://")
+
+	for _, path := range []string{"/api/builds/" + build + "/events", "/api/runs/" + run + "/events"} {
+		tests := []struct {
+			name, origin string
+			ok           bool
+		}{
+			{"no origin", "", true},
+			{"same origin", "http://" + host, true},
+			{"same origin upper case", "http://" + strings.ToUpper(host), true},
+			{"other site", "http://evil.example", false},
+			{"other port", "http://127.0.0.1:1", false},
+			{"null origin", "null", false},
+		}
+		for _, tt := range tests {
+			t.Run(path+"/"+tt.name, func(t *testing.T) {
+				h := http.Header{}
+				if tt.origin != "" {
+					h.Set("Origin", tt.origin)
+				}
+				conn, res, err := websocket.DefaultDialer.Dial(wsURL(ts, path), h)
+				if tt.ok {
+					if err != nil {
+						t.Fatalf("dial: %v", err)
+					}
+					defer conn.Close()
+					var e struct{ Seq int64 }
+					if err := conn.ReadJSON(&e); err != nil || e.Seq != 1 {
+						t.Fatalf("first event seq %d, %v", e.Seq, err)
+					}
+					return
+				}
+				if err == nil {
+					conn.Close()
+					t.Fatal("the upgrade was accepted")
+				}
+				if res == nil || res.StatusCode != http.StatusForbidden {
+					t.Fatalf("dial: %v, response %v; want 403", err, res)
+				}
+				readError(t, res)
+			})
+		}
+	}
+}
+
+func TestEventsWithoutUpgrade(t *testing.T) {
+	ts := apiServer(t, noWorker{}, domain.Limits{})
+	build := submit(t, ts)
+	run := submitRun(t, ts)
+	for _, path := range []string{"/api/builds/" + build + "/events", "/api/runs/" + run + "/events"} {
+		res := do(t, http.MethodGet, ts.URL+path, "", nil)
+		if res.StatusCode != http.StatusUpgradeRequired {
+			t.Errorf("GET %s: status %d, want 426", path, res.StatusCode)
+		}
+		if got := res.Header.Get("Upgrade"); got != "websocket" {
+			t.Errorf("GET %s: Upgrade header %q", path, got)
+		}
+		e := readError(t, res)
+		if strings.Contains(e.Error, "websocket:") || !strings.Contains(e.Error, "WebSocket") {
+			t.Errorf("GET %s: message %q", path, e.Error)
+		}
+	}
+
+	// An upgrade the upgrader refuses (no key, no version) is answered the
+	// same way, without the library's prefix.
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/builds/"+build+"/events", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("upgrade without a key: status %d, want 400", res.StatusCode)
+	}
+	if e := readError(t, res); strings.Contains(e.Error, "websocket:") {
+		t.Errorf("upgrade without a key: message %q", e.Error)
+	}
+}
