@@ -220,3 +220,66 @@ func TestEventsWithoutUpgrade(t *testing.T) {
 		t.Errorf("upgrade without a key: message %q", e.Error)
 	}
 }
+
+func TestCancelFinishedBuild(t *testing.T) {
+	tests := []struct {
+		name   string
+		worker domain.Worker
+		status string
+	}{
+		{"succeeded", okWorker{}, "succeeded"},
+		{"failed", noWorker{}, "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := apiServer(t, tt.worker, domain.Limits{})
+			id := submit(t, ts)
+			if got := waitStatus(t, ts.URL+"/api/builds/"+id); got != tt.status {
+				t.Fatalf("build ended %s, want %s", got, tt.status)
+			}
+			res := do(t, http.MethodDelete, ts.URL+"/api/builds/"+id, "", nil)
+			defer res.Body.Close()
+			var body map[string]string
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusOK || body["status"] != tt.status || body["id"] != id {
+				t.Fatalf("DELETE: status %d, body %v; want 200 and status %s", res.StatusCode, body, tt.status)
+			}
+			if got := waitStatus(t, ts.URL+"/api/builds/"+id); got != tt.status {
+				t.Fatalf("after DELETE the build is %s, want %s", got, tt.status)
+			}
+		})
+	}
+
+	// A build still running is cancelled as before.
+	block := make(chan struct{})
+	defer close(block)
+	ts := apiServer(t, blockingWorker{block}, domain.Limits{})
+	id := submit(t, ts)
+	res := do(t, http.MethodDelete, ts.URL+"/api/builds/"+id, "", nil)
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE of a running build: status %d, want 202", res.StatusCode)
+	}
+	if got := waitStatus(t, ts.URL+"/api/builds/"+id); got != "failed" {
+		t.Fatalf("cancelled build ended %s", got)
+	}
+	res = do(t, http.MethodDelete, ts.URL+"/api/builds/nope", "", nil)
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("DELETE of an unknown build: status %d", res.StatusCode)
+	}
+	readError(t, res)
+}
+
+// blockingWorker runs until its build is cancelled or block closes.
+type blockingWorker struct{ block chan struct{} }
+
+func (w blockingWorker) Build(ctx context.Context, _ string, _ domain.Spec, _ func(domain.Event)) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.block:
+		return nil
+	}
+}

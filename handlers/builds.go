@@ -60,11 +60,20 @@ func (s *Server) buildGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, b.State())
 }
 
+// buildCancel stops a waiting or running build. A build that has ended is
+// left as it is and its final status is the answer.
 func (s *Server) buildCancel(c echo.Context) error {
-	if !s.Runner.Cancel(c.Param("id")) {
+	b, ok := s.Runner.Get(c.Param("id"))
+	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
 	}
-	return c.JSON(http.StatusAccepted, map[string]string{"id": c.Param("id"), "status": "cancelling"})
+	if st := b.State().Status; st == domain.StatusSucceeded || st == domain.StatusFailed {
+		return c.JSON(http.StatusOK, map[string]string{"id": b.ID, "status": string(st)})
+	}
+	if !s.Runner.Cancel(b.ID) {
+		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"id": b.ID, "status": "cancelling"})
 }
 
 // readSpec decodes either request form of POST /api/builds, reading no more
