@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +125,14 @@ func bodyError(err error) error {
 // limits. Directories are implied by file paths; anything else is refused.
 func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	cr := &countingReader{r: r}
+	br := bufio.NewReader(r)
+	// A read error here comes back to the tar reader below.
+	head, _ := br.Peek(512)
+	if format := compression(head); format != "" {
+		return nil, &domain.InputError{Message: fmt.Sprintf("the context archive is %s-compressed; "+
+			"compressed archives are not accepted: send a plain tar (tar -cf, without z, --zstd, J or j)", format)}
+	}
+	cr := &countingReader{r: br}
 	tr := tar.NewReader(cr)
 	var entryEnd int64
 	for {
@@ -173,6 +182,37 @@ func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 		entryEnd = cr.n + (512-int64(len(data))%512)%512
 	}
 	return files, nil
+}
+
+// compressedFormats are the magic numbers of the compressors people wrap
+// tar archives in.
+var compressedFormats = []struct {
+	name  string
+	magic []byte
+}{
+	{"gzip", []byte{0x1f, 0x8b}},
+	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
+	{"bzip2", []byte("BZh")}, // then the block size, '1' to '9'
+}
+
+// compression names the compressor whose magic number head starts with, or
+// returns "" when there is none or head is a tar header (a file name may
+// start with anything bzip2's magic is made of).
+func compression(head []byte) string {
+	if len(head) >= 262 && string(head[257:262]) == "ustar" {
+		return ""
+	}
+	for _, f := range compressedFormats {
+		if !bytes.HasPrefix(head, f.magic) {
+			continue
+		}
+		if f.name == "bzip2" && (len(head) < 4 || head[3] < '1' || head[3] > '9') {
+			continue
+		}
+		return f.name
+	}
+	return ""
 }
 
 // countingReader counts the bytes read through it.
