@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -282,4 +284,64 @@ func (w blockingWorker) Build(ctx context.Context, _ string, _ domain.Spec, _ fu
 	case <-w.block:
 		return nil
 	}
+}
+
+// tarOf packs files into a plain tar archive.
+func tarOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)),
+			Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestBodyOverLimit(t *testing.T) {
+	// A 1 KiB context: builds may send 2 KiB + 1 MiB, runs 8 KiB + 1 MiB.
+	limits := domain.Limits{MaxContextBytes: 1 << 10, MaxFileBytes: 4 << 20}
+	ts := apiServer(t, noWorker{}, limits)
+	big := strings.Repeat("x", 1<<20+10<<10)
+
+	tests := []struct {
+		name, path, contentType string
+		body                    []byte
+		limit                   string
+	}{
+		{"json build", "/api/builds", "application/json",
+			[]byte(`{"files": {"Dockerfile": "` + big + `"}}`), "1 MiB"},
+		{"tar build", "/api/builds", "application/x-tar",
+			tarOf(t, map[string]string{"Dockerfile": big}), "1 MiB"},
+		{"run", "/api/runs", "application/json",
+			[]byte(`{"variants": [{"files": {"Dockerfile": "` + big + `"}}]}`), "1 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, ts.URL+tt.path, tt.contentType, bytes.NewReader(tt.body))
+			if res.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("status %d, want 413", res.StatusCode)
+			}
+			if e := readError(t, res); !strings.Contains(e.Error, tt.limit) {
+				t.Errorf("message %q does not name the limit", e.Error)
+			}
+		})
+	}
+
+	// A context over its own limit, in a body within the body limit, is
+	// still a 400.
+	res := do(t, http.MethodPost, ts.URL+"/api/builds", "application/json",
+		strings.NewReader(`{"files": {"Dockerfile": "`+strings.Repeat("x", 2<<10)+`"}}`))
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("context over its limit: status %d, want 400", res.StatusCode)
+	}
+	readError(t, res)
 }

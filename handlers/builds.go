@@ -92,7 +92,7 @@ func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
 		dec := json.NewDecoder(body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return domain.Spec{}, bodyError(err)
+			return domain.Spec{}, bodyError(err, "a build request")
 		}
 		return req.spec(), nil
 
@@ -113,12 +113,24 @@ func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
 		"send application/json or application/x-tar")
 }
 
-func bodyError(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return &domain.InputError{Message: fmt.Sprintf("the request is over %s", domain.FormatBytes(tooBig.Limit))}
+// bodyError describes a request body that could not be read as what.
+func bodyError(err error, what string) error {
+	if tooBig := tooLarge(err); tooBig != nil {
+		return tooBig
 	}
-	return &domain.InputError{Message: "the request body cannot be read as a build request: " + err.Error()}
+	return &domain.InputError{Message: fmt.Sprintf("the request body cannot be read as %s: %v", what, err)}
+}
+
+// tooLarge turns a body over its limit into a 413 naming the limit, and
+// returns nil for any other error.
+func tooLarge(err error) error {
+	var tooBig *http.MaxBytesError
+	if !errors.As(err, &tooBig) {
+		return nil
+	}
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		"the request body is over the %s limit for this request", domain.FormatBytes(tooBig.Limit))).
+		SetInternal(err)
 }
 
 // readTar reads a context archive: regular files only, each within the
@@ -146,9 +158,8 @@ func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 			break
 		}
 		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, bodyError(err)
+			if tooBig := tooLarge(err); tooBig != nil {
+				return nil, tooBig
 			}
 			return nil, &domain.InputError{Message: "the context archive cannot be read: " + err.Error()}
 		}
@@ -176,6 +187,9 @@ func readTar(r io.Reader, limits domain.Limits) (map[string][]byte, error) {
 		}
 		data, err := io.ReadAll(tr)
 		if err != nil {
+			if tooBig := tooLarge(err); tooBig != nil {
+				return nil, tooBig
+			}
 			return nil, &domain.InputError{Message: fmt.Sprintf("file %q in the context archive is cut short: %v", name, err)}
 		}
 		files[name] = data

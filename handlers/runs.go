@@ -29,7 +29,7 @@ func (s *Server) runCreate(c echo.Context) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return bodyError(err)
+		return bodyError(err, "a run request")
 	}
 
 	spec := domain.RunSpec{Changes: req.Scenario.Changes}
