@@ -345,3 +345,43 @@ func TestBodyOverLimit(t *testing.T) {
 	}
 	readError(t, res)
 }
+
+func TestTarQuery(t *testing.T) {
+	ts := apiServer(t, noWorker{}, domain.Limits{})
+	body := tarOf(t, map[string]string{"Dockerfile": "FROM busybox\nARG A\n", "other.Dockerfile": "FROM busybox\n"})
+
+	tests := []struct {
+		name, query string
+		// want is a piece of the 400's message; "" means accepted.
+		want string
+	}{
+		{"none", "", ""},
+		{"all known", "?dockerfile=other.Dockerfile&target=&build-arg=A=1&build-arg=B=x%3Dy&build-arg=C=", ""},
+		{"unknown", "?dockerfile=Dockerfile&tag=x", `"tag"`},
+		{"misspelt build arg", "?build_arg=A=1", `"build_arg"`},
+		{"build arg without =", "?build-arg=NOEQUALS", `build-arg "NOEQUALS"`},
+		{"build arg without name", "?build-arg==1", `build-arg "=1"`},
+		{"build arg twice", "?build-arg=A=1&build-arg=A=2", `build-arg "A=2"`},
+		{"dockerfile twice", "?dockerfile=Dockerfile&dockerfile=other.Dockerfile", `"dockerfile"`},
+		{"target twice", "?target=a&target=b", `"target"`},
+		{"bad escape", "?target=%zz", "query string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, ts.URL+"/api/builds"+tt.query, "application/x-tar", bytes.NewReader(body))
+			if tt.want == "" {
+				res.Body.Close()
+				if res.StatusCode != http.StatusAccepted {
+					t.Fatalf("status %d, want 202", res.StatusCode)
+				}
+				return
+			}
+			if res.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", res.StatusCode)
+			}
+			if e := readError(t, res); !strings.Contains(e.Error, tt.want) {
+				t.Errorf("message %q does not name %s", e.Error, tt.want)
+			}
+		})
+	}
+}

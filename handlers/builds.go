@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -97,17 +100,14 @@ func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
 		return req.spec(), nil
 
 	case "application/x-tar":
-		files, err := readTar(body, limits)
+		spec, err := tarQuery(r.URL.RawQuery)
 		if err != nil {
 			return domain.Spec{}, err
 		}
-		q := r.URL.Query()
-		args := map[string]string{}
-		for _, kv := range q["build-arg"] {
-			k, v, _ := strings.Cut(kv, "=")
-			args[k] = v
+		if spec.Files, err = readTar(body, limits); err != nil {
+			return domain.Spec{}, err
 		}
-		return domain.Spec{Files: files, Dockerfile: q.Get("dockerfile"), Target: q.Get("target"), BuildArgs: args}, nil
+		return spec, nil
 	}
 	return domain.Spec{}, echo.NewHTTPError(http.StatusUnsupportedMediaType,
 		"send application/json or application/x-tar")
@@ -131,6 +131,48 @@ func tooLarge(err error) error {
 	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf(
 		"the request body is over the %s limit for this request", domain.FormatBytes(tooBig.Limit))).
 		SetInternal(err)
+}
+
+// tarQuery reads the query parameters of a tar upload, refusing what it does
+// not know as the JSON form refuses unknown fields.
+func tarQuery(raw string) (domain.Spec, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return domain.Spec{}, &domain.InputError{Message: "the query string cannot be read: " + err.Error()}
+	}
+	spec := domain.Spec{BuildArgs: map[string]string{}}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		values := q[name]
+		switch name {
+		case "dockerfile", "target":
+			if len(values) > 1 {
+				return domain.Spec{}, &domain.InputError{Message: fmt.Sprintf(
+					"query parameter %q is given %d times", name, len(values))}
+			}
+			if name == "dockerfile" {
+				spec.Dockerfile = values[0]
+			} else {
+				spec.Target = values[0]
+			}
+		case "build-arg":
+			for _, kv := range values {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return domain.Spec{}, &domain.InputError{Message: fmt.Sprintf(
+						"query parameter build-arg %q is not NAME=VALUE", kv)}
+				}
+				if _, dup := spec.BuildArgs[k]; dup {
+					return domain.Spec{}, &domain.InputError{Message: fmt.Sprintf(
+						"query parameter build-arg %q sets %s a second time", kv, k)}
+				}
+				spec.BuildArgs[k] = v
+			}
+		default:
+			return domain.Spec{}, &domain.InputError{Message: fmt.Sprintf(
+				"unknown query parameter %q; a tar upload takes dockerfile, target and build-arg", name)}
+		}
+	}
+	return spec, nil
 }
 
 // readTar reads a context archive: regular files only, each within the
