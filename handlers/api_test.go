@@ -385,3 +385,51 @@ func TestTarQuery(t *testing.T) {
 		})
 	}
 }
+
+func TestDuplicateJSONKeys(t *testing.T) {
+	ts := apiServer(t, noWorker{}, domain.Limits{})
+	tests := []struct {
+		name, path, body string
+		// want is a piece of the 400's message; "" means accepted.
+		want string
+	}{
+		{"build", "/api/builds",
+			`{"files": {"Dockerfile": "FROM busybox\n", "a": "1"}, "target": "", "buildArgs": {"target": "x"}}`, ""},
+		{"top-level key twice", "/api/builds",
+			`{"files": {"Dockerfile": "FROM busybox\n"}, "files": {"Dockerfile": "FROM alpine\n"}}`, `"files"`},
+		{"file twice", "/api/builds",
+			`{"files": {"Dockerfile": "FROM busybox\n", "Dockerfile": "FROM alpine\n"}}`, `files."Dockerfile"`},
+		{"build arg twice", "/api/builds",
+			`{"files": {"Dockerfile": "FROM busybox\n"}, "buildArgs": {"A": "1", "A": "2"}}`, `buildArgs."A"`},
+		{"run", "/api/runs",
+			`{"variants": [{"name": "a", "files": {"Dockerfile": "FROM busybox\n"}},
+			               {"name": "b", "files": {"Dockerfile": "FROM busybox\n"}}],
+			  "scenario": {"changes": [{"path": "x", "content": "1"}, {"path": "x", "content": "2"}]}}`, ""},
+		{"variant file twice", "/api/runs",
+			`{"variants": [{"files": {"Dockerfile": "FROM busybox\n"}},
+			               {"files": {"Dockerfile": "FROM busybox\n", "Dockerfile": "x"}}]}`,
+			`variants[1].files."Dockerfile"`},
+		{"change key twice", "/api/runs",
+			`{"variants": [{"files": {"Dockerfile": "FROM busybox\n"}}],
+			  "scenario": {"changes": [{"path": "x", "content": "1", "content": "2"}]}}`,
+			`scenario.changes[0]."content"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, ts.URL+tt.path, "application/json", strings.NewReader(tt.body))
+			if tt.want == "" {
+				res.Body.Close()
+				if res.StatusCode != http.StatusAccepted {
+					t.Fatalf("status %d, want 202", res.StatusCode)
+				}
+				return
+			}
+			if res.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", res.StatusCode)
+			}
+			if e := readError(t, res); !strings.Contains(e.Error, tt.want) {
+				t.Errorf("message %q does not name %s", e.Error, tt.want)
+			}
+		})
+	}
+}

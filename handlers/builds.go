@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,10 +91,8 @@ func (s *Server) readSpec(r *http.Request) (domain.Spec, error) {
 	switch mediaType {
 	case "application/json", "":
 		var req buildRequest
-		dec := json.NewDecoder(body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return domain.Spec{}, bodyError(err, "a build request")
+		if err := decodeJSON(body, &req, "a build request"); err != nil {
+			return domain.Spec{}, err
 		}
 		return req.spec(), nil
 

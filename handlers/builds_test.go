@@ -89,3 +89,23 @@ func TestReadTarCompressed(t *testing.T) {
 		t.Fatalf("readTar = %v, %v", files, err)
 	}
 }
+
+func TestDuplicateKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{}`, ""},
+		{`[]`, ""},
+		{`"a"`, ""},
+		{`{"a": "a", "b": "a", "c": ["a", "a"]}`, ""},
+		{`{"a": {"x": 1}, "b": {"x": 1}, "c": [{"x": 1}, {"x": 2}]}`, ""},
+		{`{"a": {}, "b": [], "a": 1}`, `"a"`},
+		{`{"a": [1, {"b": [{}, {"c": 1, "c": 2}]}]}`, `a[1].b[1]."c"`},
+		{`{"a": 1} {"a": 1, "a": 2}`, ""},
+		{strings.Repeat("[", 100000) + strings.Repeat("]", 100000), ""},
+	}
+	for _, tt := range tests {
+		got, err := duplicateKey([]byte(tt.in))
+		if err != nil || got != tt.want {
+			t.Errorf("duplicateKey(%.40s) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
