@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,19 +25,49 @@ const (
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 16 << 10,
-	// The stream is read-only and public by build id, as is GET
-	// /api/builds/{id}; any page may follow it.
-	CheckOrigin: func(*http.Request) bool { return true },
-	Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "websocket: " + reason.Error()})
-	},
+	// checkUpgrade refuses other sites' pages before the upgrader runs;
+	// the upgrader checks again so that it never accepts one on its own.
+	CheckOrigin: sameOrigin,
+}
+
+// sameOrigin accepts a request without an Origin header (a client that is
+// not a browser) or one whose Origin names the host:port the request was
+// sent to. Any other page could otherwise follow a build's log, and a
+// browser does not hold WebSockets to the same-origin policy.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// checkUpgrade refuses an events request that is not a WebSocket upgrade or
+// that comes from another site's page, with the usual JSON error.
+func checkUpgrade(c echo.Context) error {
+	r := c.Request()
+	if !websocket.IsWebSocketUpgrade(r) {
+		c.Response().Header().Set("Upgrade", "websocket")
+		return echo.NewHTTPError(http.StatusUpgradeRequired,
+			"this endpoint streams events over a WebSocket; open it with a WebSocket client")
+	}
+	if !sameOrigin(r) {
+		return echo.NewHTTPError(http.StatusForbidden,
+			fmt.Sprintf("event streams are served only to pages of this site, not to %q", r.Header.Get("Origin")))
+	}
+	return nil
 }
 
 // buildEvents streams a build's events over a WebSocket, starting after the
 // seq given in ?after. This goroutine is the socket's only writer.
 func (s *Server) buildEvents(c echo.Context) error {
+	if err := checkUpgrade(c); err != nil {
+		return err
+	}
 	b, ok := s.Runner.Get(c.Param("id"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no build with that id")
@@ -50,9 +82,23 @@ func (s *Server) serveEvents(c echo.Context, id string, log *domain.EventLog) er
 		return err
 	}
 
-	conn, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
+	// The upgrader reports a refused handshake through Error before it
+	// has written anything; the answer is then left to handleError, so that
+	// it carries an error id like every other.
+	u := upgrader
+	refused := 0
+	u.Error = func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		refused = status
+	}
+	conn, err := u.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
-		// The upgrader has already answered the client.
+		if refused != 0 {
+			return echo.NewHTTPError(refused, "the WebSocket handshake failed: "+
+				strings.TrimPrefix(err.Error(), "websocket: ")).SetInternal(err)
+		}
+		// The connection was taken over before the failure; no answer
+		// can be written any more.
 		s.Log.Warn("websocket upgrade failed", "stream_id", id, "error", err)
 		return nil
 	}

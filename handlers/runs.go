@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -26,10 +25,8 @@ func (s *Server) runCreate(c echo.Context) error {
 	limits := s.Runner.Limits()
 	body := http.MaxBytesReader(nil, c.Request().Body, 8*limits.MaxContextBytes+1<<20)
 	var req runRequest
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return bodyError(err)
+	if err := decodeJSON(body, &req, "a run request"); err != nil {
+		return err
 	}
 
 	spec := domain.RunSpec{Changes: req.Scenario.Changes}
@@ -54,6 +51,9 @@ func (s *Server) runGet(c echo.Context) error {
 }
 
 func (s *Server) runEvents(c echo.Context) error {
+	if err := checkUpgrade(c); err != nil {
+		return err
+	}
 	r, ok := s.Runs.Get(c.Param("id"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no run with that id")
