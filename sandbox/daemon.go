@@ -74,6 +74,13 @@ func StartDaemon(cfg DaemonConfig, log *slog.Logger) (*Daemon, error) {
 	if _, err := os.Stat(filepath.Join(cfg.CNIBinaryDir, "bridge")); err != nil {
 		return nil, fmt.Errorf("find CNI bridge plugin (install Debian's containernetworking-plugins): %w", err)
 	}
+	// The bridge's name derives from the root, and reap matches containers
+	// by their absolute root file system paths: both need the absolute path.
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("buildkitd root: %w", err)
+	}
+	cfg.Root = root
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create buildkitd root: %w", err)
 	}
