@@ -363,7 +363,14 @@ func TestWorkerRestart(t *testing.T) {
 // killWorker SIGKILLs the managed buildkitd of the shared server.
 func killWorker(t *testing.T) {
 	t.Helper()
-	pidFile := filepath.Join(labtest.App(t).DataDir(), "buildkit", "buildkitd.pid")
+	killWorkerOf(t, labtest.App(t).DataDir())
+}
+
+// killWorkerOf SIGKILLs the managed buildkitd of the server on dataDir and
+// returns its pid.
+func killWorkerOf(t *testing.T, dataDir string) int {
+	t.Helper()
+	pidFile := filepath.Join(dataDir, "buildkit", "buildkitd.pid")
 	data, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatalf("read worker pid: %v", err)
@@ -375,6 +382,7 @@ func killWorker(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill worker %d: %v", pid, err)
 	}
+	return pid
 }
 
 // RUN steps have a network namespace of their own: the server's loopback

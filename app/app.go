@@ -53,10 +53,14 @@ type App struct {
 	// worker.
 	mirrorStore *mirror.Mirror
 	served      chan error
+	// lock is held on the data directory from before anything under it is
+	// touched until everything is stopped.
+	lock *dataLock
 }
 
-// Start brings every part up and starts serving HTTP. On error, whatever
-// started is stopped again.
+// Start brings every part up and starts serving HTTP. It first takes the
+// data directory's lock; if another server holds it, Start changes nothing
+// and returns a *DataInUseError. On error, whatever started is stopped again.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, served: make(chan error, 1)}
 	defer func() {
@@ -66,6 +70,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error
 	}()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if a.lock, err = lockData(cfg.Data); err != nil {
+		return nil, err
 	}
 
 	workerAddr := cfg.BuildkitAddr
@@ -208,7 +215,8 @@ func (a *App) Done() <-chan error { return a.served }
 
 // Close shuts down in order: no new requests, builds in flight ended (each
 // records its result, which open streams still deliver), event streams
-// closed, then the worker and the mirror.
+// closed, then the worker and the mirror; last, the data directory's lock
+// is released.
 func (a *App) Close(ctx context.Context) {
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -232,6 +240,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopMir != nil {
 		a.stopMir()
 	}
+	a.lock.release()
 }
 
 // mirrorSalter lets the worker salt base images through the image mirror.

@@ -74,6 +74,13 @@ func StartDaemon(cfg DaemonConfig, log *slog.Logger) (*Daemon, error) {
 	if _, err := os.Stat(filepath.Join(cfg.CNIBinaryDir, "bridge")); err != nil {
 		return nil, fmt.Errorf("find CNI bridge plugin (install Debian's containernetworking-plugins): %w", err)
 	}
+	// The bridge's name derives from the root, and reap matches containers
+	// by their absolute root file system paths: both need the absolute path.
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("buildkitd root: %w", err)
+	}
+	cfg.Root = root
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create buildkitd root: %w", err)
 	}
@@ -134,8 +141,10 @@ func (d *Daemon) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// Stop ends the daemon: SIGTERM, then SIGKILL after a grace period.
+// Stop ends the daemon for good: SIGTERM, then SIGKILL after a grace period.
+// Once it has exited, the bridge of its network is removed.
 func (d *Daemon) Stop(grace time.Duration) {
+	defer removeBridge(BridgeName(d.cfg.Root), d.log)
 	d.mu.Lock()
 	d.stopping = true
 	cmd := d.cmd
@@ -273,6 +282,21 @@ func probe(ctx context.Context, addr string) (string, error) {
 	return info.BuildkitVersion.Version, nil
 }
 
+// BridgeName is the name of the bridge that the managed daemon with this
+// root (as StartDaemon makes it absolute) puts RUN steps on.
+func BridgeName(root string) string {
+	name, _ := bridgeNetwork(root)
+	return name
+}
+
+// bridgeNetwork derives the bridge's name and subnet from the daemon's root.
+func bridgeNetwork(root string) (name, subnet string) {
+	h := fnv.New32a()
+	h.Write([]byte(root))
+	sum := h.Sum32()
+	return fmt.Sprintf("ll%08x", sum), fmt.Sprintf("10.%d.%d.0/24", 200+sum%50, (sum>>8)%256)
+}
+
 func configPath(cfg DaemonConfig) string { return filepath.Join(cfg.Root, "buildkitd.toml") }
 
 // daemonConfigTOML is the managed daemon's config. RUN steps get a network
@@ -280,11 +304,7 @@ func configPath(cfg DaemonConfig) string { return filepath.Join(cfg.Root, "build
 // root, so two daemons on one machine (a server and a test run) never share
 // one. No insecure entitlement is granted.
 func daemonConfigTOML(cfg DaemonConfig) string {
-	h := fnv.New32a()
-	h.Write([]byte(cfg.Root))
-	sum := h.Sum32()
-	bridge := fmt.Sprintf("ll%08x", sum)
-	subnet := fmt.Sprintf("10.%d.%d.0/24", 200+sum%50, (sum>>8)%256)
+	bridge, subnet := bridgeNetwork(cfg.Root)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "root = %q\n\n", filepath.Join(cfg.Root, "state"))
