@@ -78,7 +78,8 @@ func (s *BuildState) applySize(size StageSize) {
 	}
 	s.Sizes = slices.Insert(s.Sizes, at, size)
 	for i := range s.Stages {
-		if s.Stages[i].Name == size.Name {
+		// Two stages may share a name; the skipped one was not measured.
+		if s.Stages[i].Name == size.Name && !s.Stages[i].Skipped {
 			s.Stages[i].SizeBytes = &size.SizeBytes
 			s.Stages[i].CompressedBytes = &size.CompressedBytes
 			s.Stages[i].Layers = &size.Layers
