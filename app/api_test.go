@@ -404,21 +404,8 @@ func TestRunCannotReachServerLoopback(t *testing.T) {
 // --buildkit-addr: a second server builds on the first one's worker without
 // managing it.
 func TestExistingWorker(t *testing.T) {
-	ctx := context.Background()
-	shared := labtest.App(t)
 	data := t.TempDir()
-	a, err := app.Start(ctx, app.Config{
-		Addr:         "127.0.0.1:0",
-		Data:         data,
-		BuildkitAddr: "unix://" + filepath.Join(shared.DataDir(), "buildkit", "buildkitd.sock"),
-	}, labtest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
-	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	a := startOnSharedWorker(t, app.Config{Data: data})
 
 	resp, err := http.Get(a.URL() + "/healthz")
 	if err != nil {
@@ -521,23 +508,28 @@ func TestWorkerFetchesStayOffTheServersNetwork(t *testing.T) {
 
 // A build past its time limit fails with kind limit, naming the steps it cut.
 func TestBuildTimeLimitNamesRunningSteps(t *testing.T) {
-	ctx := context.Background()
-	a, err := app.Start(ctx, app.Config{
-		Addr:         "127.0.0.1:0",
-		Data:         t.TempDir(),
-		BuildkitAddr: "unix://" + filepath.Join(labtest.App(t).DataDir(), "buildkit", "buildkitd.sock"),
-		BuildTimeout: 3 * time.Second,
-	}, labtest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
-	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	a := startOnSharedWorker(t, app.Config{Data: t.TempDir(), BuildTimeout: 3 * time.Second})
 	c := &labtest.Client{Base: a.URL()}
 	f := c.Build(t, labtest.Request{Files: map[string]string{
 		"Dockerfile": "FROM busybox\nRUN echo " + strconv.FormatInt(time.Now().UnixNano(), 10) + " && sleep 30\n"}})
 	requireStatus(t, f, domain.StatusFailed)
 	requireError(t, f, "limit", 0, "the build ran longer than the 3s limit; still running: RUN echo")
+}
+
+// startOnSharedWorker starts a second server, configured by cfg, on the
+// shared test server's worker, and stops it when the test ends.
+func startOnSharedWorker(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	ctx := context.Background()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.BuildkitAddr = "unix://" + filepath.Join(labtest.App(t).DataDir(), "buildkit", "buildkitd.sock")
+	a, err := app.Start(ctx, cfg, labtest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(ctx) })
+	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
