@@ -20,7 +20,7 @@ const imagesUsage = `usage: layerlab images COMMAND [flags]
 Manage the local image mirror that the build worker uses for docker.io.
 
 commands:
-  ls [--no-trunc]          list the images in the mirror
+  ls [--no-trunc]          list the images in the mirror, with their compressed size
   seed [NAME...]           build images from this machine's packages, or take them from
                            the cache (--cache DIR, --rebuild); default all of: %s
   import FILE [--name N:T] add a docker save archive, an OCI layout (directory or tar)
@@ -147,7 +147,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func printImages(out io.Writer, imgs []mirror.Image, noTrunc bool) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tSIZE\tCREATED")
+	// What the mirror stores: compressed layers. The lab shows images unpacked.
+	fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tCOMPRESSED\tCREATED")
 	for _, img := range imgs {
 		digest := img.Digest.String()
 		if !noTrunc && len(digest) > 19 {
