@@ -100,12 +100,23 @@ func TestBuildReportsFailures(t *testing.T) {
 			"dockerfile", 2, "invalid stage index 5"},
 		{"RUN on the host's network", "FROM busybox\nRUN --network=host true\n", "",
 			"dockerfile", 2, "--network=host"},
+		{"RUN with insecure security", "FROM busybox\nRUN --security=insecure true\n", "",
+			"dockerfile", 2, "--security=insecure is not allowed"},
+		{"RUN over two lines fails", "FROM busybox\nRUN echo two && \\\n  exit 7\n", "", "step", 2, "exit code: 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": tt.dockerfile}, Target: tt.target})
 			requireStatus(t, f, domain.StatusFailed)
 			requireError(t, f, tt.kind, tt.line, tt.want)
+			// A failed step's error covers all of its lines, as the step does.
+			if s := f.State.Error; s.StepID != "" {
+				for _, st := range f.State.Steps {
+					if st.ID == s.StepID && (st.Line == nil || s.Line == nil || *st.Line != *s.Line) {
+						t.Errorf("error lines %v, step lines %v", s.Line, st.Line)
+					}
+				}
+			}
 		})
 	}
 }
@@ -133,7 +144,8 @@ func TestBuildStepsAndEvents(t *testing.T) {
 		t.Errorf("log %q lacks the RUN's output", f.Log())
 	}
 	// Both stages start from busybox; BuildKit pulls it once, yet each
-	// stage shows its FROM on its own line, with the base's size.
+	// stage shows its FROM on its own line, with the base's size. (See
+	// TestSharedBaseSpelledDifferently for other spellings.)
 	for stage, line := range map[string]int{"build": 1, "stage-1": 6} {
 		from := f.Step(t, stage, "FROM busybox")
 		if from.Index != 1 || from.Line == nil || from.Line.Start != line || from.SizeBytes == nil ||
@@ -492,7 +504,10 @@ func TestWorkerFetchesStayOffTheServersNetwork(t *testing.T) {
 		{"ADD of a URL", "FROM busybox\nADD http://" + addr + "/healthz /h\nRUN cat /h\n", 2, "does not fetch http://" + addr},
 		{"ADD of a git repository", "FROM busybox\nADD git@" + addr + ":repo.git /src\n", 2, "does not fetch git://"},
 		{"registry by IP address", "FROM busybox AS a\nFROM " + addr + "/tools:1\nCOPY --from=a /bin/sh /sh\n", 2, "does not pull " + addr + "/tools:1"},
-		{"registry on localhost", "FROM localhost:5000/tools\n", 1, "does not pull localhost:5000/tools:latest"},
+		{"registry on localhost", "FROM localhost:5000/tools\n", 1, "does not pull localhost:5000/tools"},
+		{"registry on LOCALHOST", "FROM LOCALHOST:5000/tools\n", 1, "does not pull"},
+		{"image mounted by IP address", "FROM busybox\nRUN --mount=type=bind,from=" + addr + "/tools,target=/m true\n",
+			2, "does not pull " + addr + "/tools:latest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -532,4 +547,17 @@ func startOnSharedWorker(t *testing.T, cfg app.Config) *app.App {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// Stages naming the same image in different spellings each show their FROM.
+func TestSharedBaseSpelledDifferently(t *testing.T) {
+	c := labtest.NewClient(t)
+	f := c.Build(t, labtest.Request{Files: map[string]string{"Dockerfile": "FROM busybox AS a\nRUN echo a > /a\n" +
+		"FROM busybox:latest AS b\nCOPY --from=a /a /a\nFROM docker.io/library/busybox AS c\nCOPY --from=b /a /b\n"}})
+	requireStatus(t, f, domain.StatusSucceeded)
+	for stage, line := range map[string]int{"a": 1, "b": 3, "c": 5} {
+		if from := f.Step(t, stage, "FROM "); from.Index != 1 || from.Line == nil || from.Line.Start != line {
+			t.Errorf("%s's FROM step %+v: want index 1 on line %d", stage, from, line)
+		}
+	}
 }

@@ -243,7 +243,7 @@ func checkChange(c Change) error {
 	if c.Delete != "" {
 		did++
 	}
-	if c.BuildArgs != nil {
+	if len(c.BuildArgs) > 0 {
 		did++
 	}
 	if c.Target != nil {

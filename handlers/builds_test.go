@@ -109,3 +109,19 @@ func TestDuplicateKey(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeJSONRefusesTrailingValues(t *testing.T) {
+	var v struct{ A int }
+	for in, want := range map[string]string{
+		`{"A": 1}`:          "",
+		"{\"A\": 1}\n  ":    "",
+		`{"A": 1} {"A": 2}`: "more than one JSON value",
+		`{"A": 1} trailing`: "more than one JSON value",
+		`{"A": 1, "A": 2}`:  "twice",
+	} {
+		err := decodeJSON(strings.NewReader(in), &v, "build")
+		if (want == "" && err != nil) || (want != "" && (err == nil || !strings.Contains(err.Error(), want))) {
+			t.Errorf("decodeJSON(%q) = %v, want %q", in, err, want)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, log *domain.E
 			after = e.Seq
 		}
 		if done && len(events) == 0 {
-			return closeWith(conn, websocket.CloseNormalClosure, "build finished")
+			return closeWith(conn, websocket.CloseNormalClosure, "stream ended")
 		}
 		if len(events) > 0 {
 			continue

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -23,6 +24,9 @@ func decodeJSON(body io.Reader, v any, what string) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err, what)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &domain.InputError{Message: "the request body holds more than one JSON value"}
 	}
 	// The body decoded, so it is well formed and not nested too deep.
 	if key, err := duplicateKey(data); err != nil {

@@ -30,6 +30,9 @@ func cleanError(msg string) string {
 	}
 	// BuildKit names a missing COPY source by its internal cache refs.
 	msg = checksumRef.ReplaceAllString(msg, `"$1" is not in the build context`)
+	if strings.Contains(msg, "security.insecure is not allowed") {
+		msg = "RUN --security=insecure is not allowed: RUN steps run in the worker's sandbox"
+	}
 	if strings.Contains(msg, "network.host is not allowed") {
 		msg = "RUN --network=host is not allowed: RUN steps get a network of their own, never the host's"
 	}
@@ -73,7 +76,8 @@ func describeFailure(err error, tr *translator) error {
 	if step := tr.failedStep(be.Message); step != nil && !step.Internal {
 		be.Kind = "step"
 		be.StepID = step.ID
-		if be.Line == nil {
+		// BuildKit's range may hold only the instruction's first line.
+		if be.Line == nil || (step.Line != nil && step.Line.Start == be.Line.Start) {
 			be.Line = step.Line
 		}
 		where := ""
@@ -110,6 +114,9 @@ func lineOfRefusal(msg string, p *plan) *domain.LineRange {
 	}
 	if strings.HasPrefix(msg, "RUN --network=host is not allowed") {
 		return p.lineNaming("--network=host")
+	}
+	if strings.HasPrefix(msg, "RUN --security=insecure is not allowed") {
+		return p.lineNaming("--security=insecure")
 	}
 	return nil
 }

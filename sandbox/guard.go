@@ -1,9 +1,14 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/distribution/reference"
 
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
 
@@ -25,7 +30,7 @@ var guardRules = []*spb.Rule{
 	{
 		Action: spb.PolicyAction_DENY,
 		Selector: &spb.Selector{
-			Identifier: `^docker-image://(localhost([:/]|$)|\[|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+([:/]|$))`,
+			Identifier: `(?i)^docker-image://(localhost([:/]|$)|\[|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+([:/]|$))`,
 			MatchType:  spb.MatchType_REGEX,
 		},
 	},
@@ -57,7 +62,10 @@ func describeDenied(msg string, p *plan) *domain.BuildError {
 		be.Message = fmt.Sprintf("layerlab does not pull %s: its registry is named by localhost or an IP "+
 			"address, which the worker would reach from the server's own network; use an image from "+
 			"the local mirror (`layerlab images ls`) or a registry named by host name", source)
-		be.Line = p.lineOfBase(source)
+		if be.Line = p.lineOfBase(source); be.Line == nil {
+			// Named by COPY --from or RUN --mount from=, maybe without its tag.
+			be.Line = p.lineNaming(strings.TrimSuffix(source, ":latest"))
+		}
 	default:
 		be.Message = fmt.Sprintf("layerlab does not fetch %s: the worker would fetch it from the server's "+
 			"own network; download it in a RUN step instead, which has a network of its own", m[1])
@@ -67,4 +75,54 @@ func describeDenied(msg string, p *plan) *domain.BuildError {
 		}
 	}
 	return be
+}
+
+// lookupHost resolves a registry's host name; a variable so that tests can
+// answer without a resolver.
+var lookupHost = func(ctx context.Context, host string) ([]net.IPAddr, error) {
+	return net.DefaultResolver.LookupIPAddr(ctx, host)
+}
+
+// checkRegistries refuses a base image whose registry's name resolves to
+// an address on the server's own network (loopback, private, link-local),
+// which the policy, matching names only, lets through. docker.io is the
+// local mirror's. A name that does not resolve is left to the worker,
+// whose pull then fails saying so. The worker resolves the name again when
+// it pulls; this narrows what a Dockerfile can reach, it does not close a
+// name that changes its answer in between.
+func checkRegistries(ctx context.Context, p *plan) *domain.BuildError {
+	if p == nil {
+		return nil
+	}
+	for i, st := range p.stages {
+		if st.Skipped || p.parent[i] >= 0 || st.Base == "scratch" {
+			continue
+		}
+		named, err := reference.ParseNormalizedNamed(st.Base)
+		if err != nil {
+			continue // the frontend reports a malformed reference
+		}
+		host := reference.Domain(named)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == "docker.io" || net.ParseIP(strings.Trim(host, "[]")) != nil {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		addrs, err := lookupHost(lctx, host)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ip := a.IP; ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+				line := st.Line
+				return &domain.BuildError{Kind: "dockerfile", Line: &line, Message: fmt.Sprintf(
+					"layerlab does not pull %s: its registry's name %s points at %s, on the server's own "+
+						"network; use an image from the local mirror (`layerlab images ls`)", st.Base, host, ip)}
+			}
+		}
+	}
+	return nil
 }

@@ -118,7 +118,11 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
 			p.from[progressName] = strings.Join(strings.Fields(st.SourceCode), " ")
-			p.source[progressName] = base + "\x00" + expandArgs(st.Platform, args)
+			ref, err := normalize(base)
+			if err != nil {
+				ref = base
+			}
+			p.source[progressName] = ref + "\x00" + expandArgs(st.Platform, args)
 		}
 		for _, cmd := range st.Commands {
 			switch cmd.(type) {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,21 +262,32 @@ func (t *translator) failedStep(solveErr string) *domain.Step {
 	return first
 }
 
-// running lists the Dockerfile steps still running, for a timeout message:
-// also those the worker already reports failed because the deadline
-// cancelled them.
+// running lists the Dockerfile steps still running, for a timeout message,
+// in Dockerfile order: also those the worker already reports failed because
+// the deadline cancelled them.
 func (t *translator) running() []string {
-	var out []string
+	var cut []*trackedStep
 	for _, id := range t.order {
 		st := t.steps[id]
-		cut := st.State == domain.StepFailed && strings.Contains(st.Error, "context canceled")
-		if (st.State == domain.StepRunning || cut) && !st.Internal {
-			where := ""
-			if st.Line != nil {
-				where = fmt.Sprintf(" (line %d)", st.Line.Start)
-			}
-			out = append(out, st.Instruction+where)
+		cancelled := st.State == domain.StepFailed && strings.Contains(st.Error, "context canceled")
+		if (st.State == domain.StepRunning || cancelled) && !st.Internal {
+			cut = append(cut, st)
 		}
+	}
+	line := func(st *trackedStep) int {
+		if st.Line == nil {
+			return 0
+		}
+		return st.Line.Start
+	}
+	slices.SortStableFunc(cut, func(a, b *trackedStep) int { return line(a) - line(b) })
+	var out []string
+	for _, st := range cut {
+		where := ""
+		if st.Line != nil {
+			where = fmt.Sprintf(" (line %d)", st.Line.Start)
+		}
+		out = append(out, st.Instruction+where)
 	}
 	return out
 }

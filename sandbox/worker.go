@@ -135,6 +135,9 @@ func (w *Worker) Build(ctx context.Context, id string, spec domain.Spec, emit fu
 		emit(domain.Event{Type: domain.EventStages, Stages: p.stages})
 	}
 	tr := newTranslator(p, emit)
+	if be := checkRegistries(ctx, p); be != nil {
+		return be
+	}
 	policy := w.saltPolicy(p, spec, emit)
 
 	err := w.solve(ctx, dir, spec, tr, policy)
