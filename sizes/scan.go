@@ -116,22 +116,31 @@ func (s *layerScan) readPlain(ctx context.Context, l v1.Layer) error {
 	}
 	defer rc.Close()
 
-	var counted countWriter
-	zw, err := gzip.NewWriterLevel(&counted, estimateLevel)
+	n, err := s.walkGzipping(ctx, bufio.NewReaderSize(rc, readBuffer))
 	if err != nil {
-		return fmt.Errorf("start gzip: %w", err)
-	}
-	src := io.TeeReader(bufio.NewReaderSize(rc, readBuffer), zw)
-	if err := s.walk(ctx, src); err != nil {
 		return err
 	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("finish gzip: %w", err)
-	}
-	s.compressedSize = counted.n
+	s.compressedSize = n
 	s.estimated = true
 	s.digest = s.diffID
 	return nil
+}
+
+// walkGzipping walks a plain layer tar and gzips it on the side, returning
+// the compressed size without keeping the bytes.
+func (s *layerScan) walkGzipping(ctx context.Context, r io.Reader) (int64, error) {
+	var counted countWriter
+	zw, err := gzip.NewWriterLevel(&counted, estimateLevel)
+	if err != nil {
+		return 0, fmt.Errorf("start gzip: %w", err)
+	}
+	if err := s.walk(ctx, io.TeeReader(r, zw)); err != nil {
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, fmt.Errorf("finish gzip: %w", err)
+	}
+	return counted.n, nil
 }
 
 // readStored walks a layer as its source stores it, telling gzip, zstd and
@@ -172,8 +181,6 @@ func (s *layerScan) readBlob(ctx context.Context, r io.Reader, estimate bool) er
 	}
 
 	var src io.Reader = br
-	var zw *gzip.Writer
-	var zipped countWriter
 	switch compressionOf(magic) {
 	case "gzip":
 		zr, err := gzip.NewReader(br)
@@ -195,26 +202,22 @@ func (s *layerScan) readBlob(ctx context.Context, r io.Reader, estimate bool) er
 		src = zr
 	default:
 		if estimate {
-			if zw, err = gzip.NewWriterLevel(&zipped, estimateLevel); err != nil {
-				return fmt.Errorf("start gzip: %w", err)
+			if s.plainGzip, err = s.walkGzipping(ctx, br); err != nil {
+				return err
 			}
-			src = io.TeeReader(br, zw)
+			src = nil // walked already
 		}
 	}
-	if err := s.walk(ctx, src); err != nil {
-		return err
+	if src != nil {
+		if err := s.walk(ctx, src); err != nil {
+			return err
+		}
 	}
 	// Read what the decompressor left so the count covers the whole blob.
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return fmt.Errorf("read layer blob: %w", err)
 	}
 	s.compressedSize = counted.n
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return fmt.Errorf("finish gzip: %w", err)
-		}
-		s.plainGzip = zipped.n
-	}
 	return nil
 }
 
