@@ -30,6 +30,9 @@ type plan struct {
 	// BuildKit's one FROM step. total is each stage's step count.
 	source map[string]string
 	total  map[string]int
+	// refs holds, for each stage that starts from an image, the image as
+	// BuildKit spells it (docker.io/library/busybox:latest), else "".
+	refs []string
 	// instrs lists each stage's instructions after FROM, for matching
 	// image history entries to lines.
 	instrs [][]instr
@@ -114,16 +117,18 @@ func readPlan(dockerfile []byte, target string, buildArgs map[string]string) (*p
 		}
 		p.instrs = append(p.instrs, list)
 		p.public.Stages = append(p.public.Stages, pub)
+		ref := ""
 		if !fromStage && base != "scratch" {
 			index++
 			p.steps[stepKey{progressName, index}] = lineRange(st.Location)
 			p.from[progressName] = strings.Join(strings.Fields(st.SourceCode), " ")
-			ref, err := normalize(base)
-			if err != nil {
+			var err error
+			if ref, err = normalize(base); err != nil {
 				ref = base
 			}
 			p.source[progressName] = ref + "\x00" + expandArgs(st.Platform, args)
 		}
+		p.refs = append(p.refs, ref)
 		for _, cmd := range st.Commands {
 			switch cmd.(type) {
 			case *instructions.AddCommand, *instructions.CopyCommand,
@@ -326,8 +331,8 @@ func (p *plan) lineOfBase(ref string) *domain.LineRange {
 	if p == nil {
 		return nil
 	}
-	for _, st := range p.stages {
-		if n, err := normalize(st.Base); err == nil && n == ref {
+	for i, st := range p.stages {
+		if p.refs[i] == ref {
 			r := st.Line
 			return &r
 		}
@@ -356,7 +361,7 @@ func (p *plan) stageMeant(ref string) *stageHint {
 		names[st.Name] = i
 	}
 	for i, st := range p.stages {
-		if n, err := normalize(st.Base); err == nil && n == ref {
+		if p.refs[i] == ref {
 			if j, ok := names[strings.ToLower(st.Base)]; ok && j >= i {
 				r := st.Line
 				return &stageHint{fmt.Sprintf("FROM %s names stage %s, which comes later: a stage can "+
